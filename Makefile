@@ -27,7 +27,6 @@ $(UV):
 $(STAMP): requirements.lock pyproject.toml | $(UV)
 	test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	$(UV) pip sync --quiet --python $(PY) $(TORCH_SOURCE) requirements.lock
-	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	$(PY) training_code/torchvision_compat.py
 	touch $(STAMP)
 
