@@ -6,6 +6,10 @@ VENV        := .venv
 TOOLS       := .tools
 UV_VERSION  := 0.13.9
 UV          := $(TOOLS)/bin/uv
+# docker-compose 1.29.2 (the last PyPI release) validates docker-compose.yaml offline; it needs
+# pyyaml 5.3.1, which Airflow's set cannot take, so it lives in the tools venv beside uv.
+COMPOSE_VALIDATOR := docker-compose==1.29.2 pyyaml==5.3.1
+COMPOSE     := $(TOOLS)/bin/docker-compose
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 
@@ -24,7 +28,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(STAMP): requirements.lock pyproject.toml | $(UV)
+$(COMPOSE): | $(UV)
+	$(UV) pip install --quiet --python $(TOOLS)/bin/python $(COMPOSE_VALIDATOR)
+
+$(STAMP): requirements.lock pyproject.toml | $(UV) $(COMPOSE)
 	test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	$(UV) pip sync --quiet --python $(PY) $(TORCH_SOURCE) requirements.lock
 	$(PY) training_code/torchvision_compat.py
