@@ -20,7 +20,7 @@ TORCH_SOURCE := $(if $(FIND_LINKS),$(foreach d,$(FIND_LINKS),--find-links $(d)),
 
 PYTEST_ARGS ?=
 
-.PHONY: install test demo lock bench clean
+.PHONY: install browser test demo lock bench clean
 
 install: $(STAMP)
 
@@ -42,7 +42,14 @@ lock: | $(UV)
 	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 $(TORCH_SOURCE) \
 		--no-emit-find-links --no-emit-index-url --custom-compile-command "make lock" -o requirements.lock
 
-test: install
+# The UI test drives Debian's Chromium (Playwright's own browser download needs the open internet).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and not root: install Debian's chromium package, or the UI test skips"; fi; }
+
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install
