@@ -216,18 +216,14 @@ def model_fn(model_dir):
 
 def input_fn(request_body, content_type):
     """Turn a request body into an ``ImageRequest``; refuse anything else with an ``InferenceRequestError``."""
-    limits = ServingLimits.from_environ()
-    media_type = _media_type(content_type)
-    if media_type not in ACCEPTED_CONTENT_TYPES:
-        shown = f"Content-Type '{content_type}'" if content_type else "a request without Content-Type"
-        raise UnsupportedContentType(f"{shown} is not supported; send one of {', '.join(ACCEPTED_CONTENT_TYPES)}")
-    if request_body is None or len(request_body) == 0:
-        raise EmptyBody(f"the request body is empty; send an image or a JSON object ({media_type})")
-    if media_type == JSON_CONTENT_TYPE:
-        return _json_request(request_body, limits)
-    if isinstance(request_body, str):
-        raise InvalidImage(f"a {media_type} body must be the image bytes, not text")
-    return ImageRequest(image=_decode(bytes(request_body), limits), top_k=limits.default_top_k)
+    try:
+        return _image_request(request_body, content_type, ServingLimits.from_environ())
+    except UrlNotAllowed as error:
+        logger.warning("Refused request (HTTP %s): %s", error.status_code, error.message)
+        raise
+    except InferenceRequestError as error:
+        logger.info("Refused request (HTTP %s): %s", error.status_code, error.message)
+        raise
 
 
 def predict_fn(data, model):
@@ -252,8 +248,24 @@ def output_fn(prediction, accept):
     if accept:
         media_types = [_media_type(part) for part in accept.split(",")]
         if not _JSON_ACCEPTS.intersection(media_types):
-            raise UnsupportedAccept(f"Accept '{accept}' cannot be served; this model answers {JSON_CONTENT_TYPE}")
+            error = UnsupportedAccept(f"Accept '{accept}' cannot be served; this model answers {JSON_CONTENT_TYPE}")
+            logger.info("Refused request (HTTP %s): %s", error.status_code, error.message)
+            raise error
     return json.dumps(prediction.as_dict()), JSON_CONTENT_TYPE
+
+
+def _image_request(request_body, content_type, limits):
+    media_type = _media_type(content_type)
+    if media_type not in ACCEPTED_CONTENT_TYPES:
+        shown = f"Content-Type '{content_type}'" if content_type else "a request without Content-Type"
+        raise UnsupportedContentType(f"{shown} is not supported; send one of {', '.join(ACCEPTED_CONTENT_TYPES)}")
+    if request_body is None or len(request_body) == 0:
+        raise EmptyBody(f"the request body is empty; send an image or a JSON object ({media_type})")
+    if media_type == JSON_CONTENT_TYPE:
+        return _json_request(request_body, limits)
+    if isinstance(request_body, str):
+        raise InvalidImage(f"a {media_type} body must be the image bytes, not text")
+    return ImageRequest(image=_decode(bytes(request_body), limits), top_k=limits.default_top_k)
 
 
 def _media_type(header):
@@ -325,7 +337,7 @@ def _fetch(url, limits):
             policy=safe_fetch.AddressPolicy(allow=limits.fetch_allow_networks),
         )
     except safe_fetch.FetchError as error:
-        raise _request_error(error) from error
+        raise _request_error(error) from None
 
 
 def _decode(data, limits):
@@ -334,7 +346,7 @@ def _decode(data, limits):
     try:
         return safe_fetch.decode_image(data, max_pixels=limits.max_image_pixels)
     except safe_fetch.FetchError as error:
-        raise _request_error(error) from error
+        raise _request_error(error) from None
 
 
 def _request_error(error):

@@ -174,6 +174,14 @@ def test_refused_url_is_400_naming_the_rule(url):
     assert any(word in error.message for word in ("only public addresses", "only http and https", "user info", "four decimal"))
 
 
+def test_refused_url_is_logged_as_a_warning_for_the_operator(caplog):
+    with caplog.at_level("INFO", logger="inference"):
+        raises(inference.UrlNotAllowed, 400, as_json({"url": "http://10.0.0.1/"}), "application/json")
+    (record,) = [record for record in caplog.records if record.name == "inference"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage().startswith("Refused request (HTTP 400): UrlNotAllowed: host '10.0.0.1'")
+
+
 def test_url_served_by_an_allowed_network_is_classified_as_any_image(server, monkeypatch):
     monkeypatch.setenv("PAWFLOW_FETCH_ALLOW_NETWORKS", "127.0.0.1/32")
     server.serve("/dog.jpg", image_bytes("JPEG", size=(80, 60)), content_type="image/jpeg")

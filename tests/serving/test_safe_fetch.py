@@ -403,7 +403,7 @@ def ipv4_spelling(draw, address):
     return ".".join(_number(number, style) for number, style in zip(numbers, styles))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(data=st.data())
 def test_any_non_public_ipv4_in_any_spelling_is_refused(data):
     address = data.draw(non_public_ipv4())
@@ -413,7 +413,7 @@ def test_any_non_public_ipv4_in_any_spelling_is_refused(data):
     assert error.reason in {"spelling", "address"}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(address=non_public_ipv4(), form=st.sampled_from(["::ffff:{}", "::ffff:{:x}", "64:ff9b::{}", "2002:{:x}::1"]))
 def test_ipv6_forms_embedding_a_non_public_ipv4_are_refused(address, form):
     value = int(address)
@@ -427,7 +427,7 @@ def test_ipv6_forms_embedding_a_non_public_ipv4_are_refused(address, form):
     assert error.reason == "address"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, database=None)
 @given(address=st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address))
 def test_default_policy_allows_an_ipv4_address_exactly_when_it_is_public_unicast(address):
     allowed = safe_fetch.DEFAULT_POLICY.refusal(address) is None
