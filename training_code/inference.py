@@ -283,7 +283,9 @@ def _json_request(body, limits):
     except json.JSONDecodeError as error:
         raise InvalidJson(f"the body is not valid JSON: {error}") from error
     if not isinstance(document, dict):
-        raise InvalidJson(f"the body must be a JSON object such as {{\"url\": \"https://...\"}}, not {type(document).__name__}")
+        raise InvalidJson(
+            f"the body must be a JSON object such as {{\"url\": \"https://...\"}}, not {type(document).__name__}"
+        )
     unknown = sorted(set(document) - set(_JSON_KEYS))
     if unknown:
         raise InvalidJson(f"unknown field(s) {', '.join(unknown)}; accepted fields are {', '.join(_JSON_KEYS)}")

@@ -26,7 +26,6 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -40,6 +39,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_DEADLINE = 30.0
 DEFAULT_MAX_REDIRECTS = 3
+MAX_URL_LENGTH = 4096
 ALLOWED_IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 
 _SCHEMES = {"http": 80, "https": 443}
@@ -63,9 +63,6 @@ _SPECIAL_PURPOSE = tuple(
 )
 _NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Iterable[str]]
 
 
 class FetchError(Exception):
@@ -225,7 +222,9 @@ def fetch_image_bytes(
             raise DownloadFailed(f"{_describe(current)} answered HTTP {status}; give a URL that serves the image")
         verify_image(body, max_pixels=max_pixels)
         return body
-    raise DownloadFailed(f"more than {max_redirects} redirects starting from {_describe(url)}; give the image's final URL")
+    raise DownloadFailed(
+        f"more than {max_redirects} redirects starting from {_describe(url)}; give the image's final URL"
+    )
 
 
 def verify_image(data, *, max_pixels=DEFAULT_MAX_PIXELS, formats=ALLOWED_IMAGE_FORMATS):
@@ -295,6 +294,8 @@ def _check_url(url, hop):
     where = "the URL" if hop == 0 else f"redirect {hop} ({_describe(url)})"
     if not isinstance(url, str) or not url:
         raise UrlRefused("syntax", f"{where} is empty")
+    if len(url) > MAX_URL_LENGTH:
+        raise UrlRefused("syntax", f"{where} is longer than {MAX_URL_LENGTH} characters")
     if any(ord(char) <= 0x20 or ord(char) == 0x7F or char == "\\" for char in url):
         raise UrlRefused("syntax", f"{where} contains spaces, control characters or backslashes; percent-encode them")
     try:
@@ -363,13 +364,15 @@ def _resolve_and_check(target, resolver, policy, hop):
     addresses = []
     for candidate in candidates:
         try:
-            address = ipaddress.ip_address(candidate.split("%", 1)[0])
+            address = ipaddress.ip_address(str(candidate).split("%", 1)[0])
         except ValueError as error:
             raise UrlRefused("address", f"host '{target.host}' resolved to '{candidate}', not an IP address") from error
         reason = policy.refusal(address)
         if reason:
             shown = "" if literal is not None else f" resolves to {address}, which"
-            raise UrlRefused("address", f"host '{target.host}' of {where}{shown} is {reason}; only public addresses are fetched")
+            raise UrlRefused(
+                "address", f"host '{target.host}' of {where}{shown} is {reason}; only public addresses are fetched"
+            )
         if address not in addresses:
             addresses.append(address)
     return addresses

@@ -3,6 +3,9 @@
 import base64
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -294,7 +297,10 @@ def test_different_images_get_different_probabilities(tiny_model):
 # --- output -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("accept", ["application/json", "application/json; charset=utf-8", "*/*", "application/*", None, "", "text/html, application/json;q=0.9"])
+@pytest.mark.parametrize(
+    "accept",
+    ["application/json", "application/json; charset=utf-8", "*/*", "application/*", None, "", "text/html, application/json;q=0.9"],
+)
 def test_json_answer_for_json_compatible_accepts(accept):
     prediction = inference.Prediction(predictions=[{"label": "Akita", "index": 3, "probability": 0.75}])
     body, content_type = inference.output_fn(prediction, accept)
@@ -329,12 +335,15 @@ def test_every_request_error_is_a_toolkit_error_with_its_status():
         assert (error.status_code, error.message, str(error)) == (status, f"{error_class.__name__}: detail", error.message)
 
 
-def test_importing_the_handler_loads_no_model_and_opens_no_connection():
-    import subprocess
-    import sys
-    from pathlib import Path
-
+def run_probe(probe):
     code_dir = Path(inference.__file__).parent
+    result = subprocess.run([sys.executable, "-c", probe], cwd=code_dir, env={"PYTHONPATH": str(code_dir)},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_importing_the_handler_loads_no_model_and_opens_no_connection():
     probe = (
         "import socket, sys\n"
         "socket.socket.connect = lambda *a: sys.exit('connect at import')\n"
@@ -343,7 +352,15 @@ def test_importing_the_handler_loads_no_model_and_opens_no_connection():
         "import inference\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=code_dir, env={"PYTHONPATH": str(code_dir)},
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert run_probe(probe) == "ok"
+
+
+def test_errors_keep_status_and_message_where_the_toolkit_is_not_installed():
+    probe = (
+        "import sys\n"
+        "sys.modules['sagemaker_inference'] = None\n"
+        "import inference\n"
+        "error = inference.PayloadTooLarge('the image has 9 bytes')\n"
+        "print(type(error).__mro__[2].__module__, error.status_code, error.message, sep='|')\n"
+    )
+    assert run_probe(probe) == "inference|413|PayloadTooLarge: the image has 9 bytes"

@@ -117,6 +117,7 @@ def test_numeric_host_spellings_other_than_dotted_decimal_are_refused(url):
         ("http:///dog.jpg", "host"),
         ("http://[not:an:address]/", "host"),
         ("", "syntax"),
+        ("http://example.com/" + "a" * 5000, "syntax"),
     ],
 )
 def test_malformed_and_non_http_urls_are_refused_with_the_rule_named(url, reason):
@@ -183,6 +184,18 @@ def test_connects_to_the_checked_address_once_resolved_and_keeps_the_host_header
     assert path == "/dog.png"
     assert headers["Host"] == f"images.test:{server.port}"
     assert headers["Accept-Encoding"] == "identity"
+
+
+def test_connection_falls_back_to_the_next_checked_address_when_one_refuses(server):
+    server.serve("/dog.png", image_bytes())
+    loopback_net = safe_fetch.AddressPolicy(allow=(ipaddress.ip_network("127.0.0.0/8"),))
+    body = safe_fetch.fetch_image_bytes(
+        server.url("/dog.png", host="images.test"),
+        resolver=lambda host, port: ["127.0.0.2", "127.0.0.1"],
+        policy=loopback_net,
+    )
+    assert body == image_bytes()
+    assert len(server.requests) == 1
 
 
 def test_https_connects_to_the_checked_address_with_sni_and_certificate_of_the_name(tls_server):
