@@ -32,7 +32,6 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -483,7 +482,7 @@ def run(args) -> int:
 def train_job(args, context: DistributedContext, device) -> int:
     precision = choose_precision(args.precision, device)
     full_path = args.augment or args.unfreeze_last_block
-    log.info("Training %s on %s: %s path, backbone %s, %d host(s)", args.backbone, device,
+    log.info("Training %s on %s: %s path, backbone in %s, %d host(s)", args.backbone, device,
              "full (augmented)" if full_path else "cached-feature", precision.name, context.world_size)
     class_names, splits = load_data(args, context)
     backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))
