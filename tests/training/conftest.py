@@ -36,18 +36,18 @@ def _run_train(args, env=None, cwd=None, timeout=300):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def training_env():
     """``training_env(**extra)``: a subprocess environment without outside SM_*/MASTER_* values, one thread."""
     return _training_env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_train():
     """``run_train(args, env=None)``: run ``python training_code/train.py ARGS``; returns the CompletedProcess."""
     return _run_train
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo():
     return REPO
