@@ -3,12 +3,15 @@
 ``python -m benchmarks.local_aws_overhead [--repeat N]`` (from the repository root) prints, for one run on
 this machine: training-job start-up overhead (an empty script as a SageMaker job vs the same script run
 directly), endpoint start time (CreateEndpoint to InService vs loading the model in process) and invoke
-overhead (InvokeEndpoint vs calling the handler functions in process), as medians and ratios.
+overhead (InvokeEndpoint vs calling the handler functions in process), as medians and ratios. The endpoint
+and invoke rows are measured twice: with a tiny JSON handler (pure runtime overhead) and with the project's
+dog-breed classifier trained on generated images (``training_code/``, a JPEG per request).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import io
 import json
@@ -26,6 +29,9 @@ from pathlib import Path
 import boto3
 
 from local_aws.server import LocalAWSServer
+from pawflow.sample_data import generate_dog_images
+
+REPO = Path(__file__).resolve().parents[1]
 
 EMPTY_SCRIPT = b"print('nothing to train')\n"
 HANDLER = b'''import json, os
@@ -152,6 +158,50 @@ def main() -> None:
         invoked = (time.perf_counter() - started) / calls
         assert json.loads(body) == [2, 4, 6]
 
+        # The project's classifier: trained directly by train.py, served by the runtime and in process.
+        data = generate_dog_images(workdir / "dogs", num_classes=3, train_per_class=4, valid_per_class=2,
+                                   test_per_class=2, image_size=64)
+        real_dir = workdir / "real-model"
+        subprocess.run([sys.executable, str(REPO / "training_code" / "train.py"), "--data-dir", str(data),
+                        "--model-dir", str(real_dir), "--output-data-dir", str(workdir / "real-output"),
+                        "--epochs", "1", "--batch-size", "4", "--num-workers", "0",
+                        "--feature-cache-dir", str(workdir / "cache")], check=True, capture_output=True)
+        s3.put_object(Bucket="bench", Key="real.tar.gz", Body=tar_gz(
+            {p.relative_to(real_dir).as_posix(): p.read_bytes() for p in real_dir.rglob("*") if p.is_file()}))
+        sagemaker.create_model(ModelName="real", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+                               PrimaryContainer={"Image": "x", "ModelDataUrl": "s3://bench/real.tar.gz"})
+        sagemaker.create_endpoint_config(EndpointConfigName="real", ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": "real", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        real_load_direct, real_load_endpoint = [], []
+        load_snippet = ("import sys; sys.path.insert(0, {code!r}); import inference; inference.model_fn({model!r})"
+                        .format(code=str(real_dir / "code"), model=str(real_dir)))
+        for i in range(args.repeat):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", load_snippet], check=True)
+            real_load_direct.append(time.perf_counter() - started)
+            name = f"real-{i}"
+            started = time.perf_counter()
+            sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="real")
+            wait(lambda: sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"], lambda s: s == "InService")
+            real_load_endpoint.append(time.perf_counter() - started)
+            if i < args.repeat - 1:
+                sagemaker.delete_endpoint(EndpointName=name)
+        jpeg = next((data / "test").rglob("*.jpg")).read_bytes()
+        sys.path.insert(0, str(real_dir / "code"))
+        inference = importlib.import_module("inference")
+        real_model = inference.model_fn(str(real_dir))
+        real_calls = 10 * args.repeat
+        started = time.perf_counter()
+        for _ in range(real_calls):
+            inference.output_fn(inference.predict_fn(inference.input_fn(jpeg, "image/jpeg"), real_model), "application/json")
+        real_in_process = (time.perf_counter() - started) / real_calls
+        real_endpoint = f"real-{args.repeat - 1}"
+        runtime.invoke_endpoint(EndpointName=real_endpoint, Body=jpeg, ContentType="image/jpeg")
+        started = time.perf_counter()
+        for _ in range(real_calls):
+            runtime.invoke_endpoint(EndpointName=real_endpoint, Body=jpeg, ContentType="image/jpeg")["Body"].read()
+        real_invoked = (time.perf_counter() - started) / real_calls
+
     def row(label: str, ours: float, baseline: float, unit: str = "s") -> str:
         scale = 1000.0 if unit == "ms" else 1.0
         return (f"{label:<42} {ours * scale:9.3f} {unit}  vs {baseline * scale:9.3f} {unit} direct  "
@@ -161,6 +211,8 @@ def main() -> None:
     print(row("training job (empty script), create->Completed", statistics.median(job), statistics.median(direct)))
     print(row("endpoint start, create->InService", statistics.median(load_endpoint), statistics.median(load_direct)))
     print(row("invoke (tiny JSON handler), per call", invoked, in_process, unit="ms"))
+    print(row("endpoint start, dog classifier", statistics.median(real_load_endpoint), statistics.median(real_load_direct)))
+    print(row("invoke (dog classifier, JPEG), per call", real_invoked, real_in_process, unit="ms"))
 
 
 if __name__ == "__main__":
