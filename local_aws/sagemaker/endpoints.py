@@ -204,13 +204,10 @@ class EndpointManager:
         self.base_env["PYTHONUNBUFFERED"] = "1"
         self._lock = threading.Lock()
         self._live: dict[tuple[str, str, str], Deployment] = {}
-        self._threads: list[threading.Thread] = []
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def _background(self, name: str, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
     def deploy(self, backend: Any, endpoint: Any, config: Any) -> None:
         self._background(f"deploy-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, None)
