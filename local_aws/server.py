@@ -65,7 +65,7 @@ class LocalAWSServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state_dir: str | os.PathLike | None = None,
                  max_concurrent_jobs: int | None = None, metric_period_seconds: float = 60.0,
                  stop_grace_seconds: float = 10.0, extensions: Sequence[ServiceExtension] | None = None,
-                 autosave_seconds: float = 60.0) -> None:
+                 autosave_seconds: float = 300.0) -> None:
         self.host = host
         self.extensions = list(extensions) if extensions is not None else default_extensions()
         self.autosave_seconds = autosave_seconds

@@ -257,10 +257,9 @@ class EndpointManager:
         pools: dict[str, VariantPool] = {}
         try:
             for variant in config.production_variants:
-                model = backend._models.get(variant["ModelName"])
-                if model is None:
+                container = moto_seam.model_container(backend, variant["ModelName"])
+                if container is None:
                     raise DeploymentFailed(f"Could not find model \"{variant['ModelName']}\".")
-                container = model.primary_container or (model.containers or [{}])[0]
                 model_dir = root / variant["VariantName"] / "model"
                 self._fetch_model(s3, container, model_dir)
                 environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from local_aws import moto_seam
 from local_aws.sagemaker.models import LocalSageMakerBackend
+from local_aws.sagemaker.responses import LocalSageMakerResponse
 from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
 from local_aws.state import fail_interrupted_jobs
 
@@ -17,7 +18,7 @@ class SageMakerExtension:
     """SageMaker and SageMaker Runtime doing real work."""
 
     def install(self, server: "LocalAWSServer") -> None:
-        moto_seam.install_backend("sagemaker", LocalSageMakerBackend)
+        moto_seam.install_backend("sagemaker", LocalSageMakerBackend, LocalSageMakerResponse)
         LocalSageMakerBackend.runtime = server.runtime
         InvokeEndpointHandler(server.runtime.endpoints).register(server.gateway)
 
