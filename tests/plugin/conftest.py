@@ -103,8 +103,7 @@ LAMBDA_TRUST = json.dumps({
 })
 
 
-def zip_of(source: str) -> bytes:
-    """A deployment package holding ``lambda_function.py`` with ``source``."""
+def _zip_of(source: str) -> bytes:
     import io
     import zipfile
 
@@ -124,6 +123,12 @@ def lambda_function(client, unique) -> str:
     iam.attach_role_policy(RoleName=f"{unique}-role", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess")
     client("lambda").create_function(
         FunctionName=f"{unique}-fn", Runtime="python3.12", Role=role["Arn"], Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": zip_of("def lambda_handler(event, context):\n    return event\n")},
+        Code={"ZipFile": _zip_of("def lambda_handler(event, context):\n    return event\n")},
     )
     return f"{unique}-fn"
+
+
+@pytest.fixture
+def zip_of():
+    """Build a deployment package holding ``lambda_function.py`` with the given source."""
+    return _zip_of
