@@ -65,8 +65,8 @@ class XComRecorder:
 
 
 @pytest.fixture
-def context() -> dict:
-    """The slice of a task context our operators read when run outside a DAG run."""
+def context(aws) -> dict:
+    """The slice of a task context our operators read when run outside a DAG run (AWS pointed locally)."""
     return {"ti": XComRecorder()}
 
 
