@@ -14,6 +14,8 @@ import tarfile
 from pathlib import Path
 
 ARCHIVE_NAME = "sourcedir.tar.gz"
+#: The repository's training code, the default source dir.
+TRAINING_CODE_DIR = Path(__file__).resolve().parents[2] / "training_code"
 EXCLUDED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
