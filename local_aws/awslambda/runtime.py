@@ -62,7 +62,8 @@ class FunctionSpec:
     @property
     def fingerprint(self) -> str:
         digest = hashlib.sha256(self.code)
-        digest.update(json.dumps([self.handler, self.role_arn, self.environment, self.memory_size, self.timeout],
+        digest.update(json.dumps([self.account_id, self.region, self.function_arn, self.version, self.handler,
+                                  self.runtime, self.role_arn, self.environment, self.memory_size, self.timeout],
                                  sort_keys=True).encode())
         return digest.hexdigest()
 
