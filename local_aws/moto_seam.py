@@ -163,3 +163,10 @@ def request_handler_class() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     return MotoRequestHandler
+
+
+def utcnow() -> Any:
+    """Now, as moto stores times (naive UTC): records compare and filter against each other."""
+    from moto.core.utils import utcnow as moto_utcnow
+
+    return moto_utcnow()

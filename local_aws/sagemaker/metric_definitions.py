@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any
+
+from local_aws.moto_seam import utcnow
 
 
 def metric_values(regex: str, lines: Iterable[str]) -> list[float]:
@@ -26,7 +27,7 @@ def metric_values(regex: str, lines: Iterable[str]) -> list[float]:
 
 def final_metric_data(definitions: list[dict[str, str]], lines: list[str]) -> list[dict[str, Any]]:
     """FinalMetricDataList: the last value each definition found."""
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     result = []
     for definition in definitions or []:
         values = metric_values(definition["Regex"], lines)

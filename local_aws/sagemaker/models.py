@@ -9,10 +9,10 @@ ListTrainingJobsForHyperParameterTuningJob) are implemented here.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from local_aws import moto_seam
+from local_aws.moto_seam import utcnow
 from local_aws.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException, job_not_found
 
 if TYPE_CHECKING:
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 
 TERMINAL_ENDPOINT_STATES = ("InService", "Failed", "OutOfService")
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):

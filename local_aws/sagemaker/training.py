@@ -35,11 +35,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from local_aws.logs.streams import LogStreamWriter
+from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects, join_key, parse_s3_uri, relative_key
 from local_aws.sagemaker.metric_definitions import final_metric_data
@@ -63,9 +63,6 @@ STATUS_MESSAGES = {
     "MaxRuntimeExceeded": "Training job stopped because it exceeded MaxRuntimeInSeconds",
 }
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def free_port() -> int:

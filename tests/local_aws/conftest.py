@@ -36,6 +36,17 @@ def read_tar_gz(data: bytes) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="session")
+def tar_gz_bytes() -> Callable[[dict[str, bytes]], bytes]:
+    """A tar.gz holding the given files."""
+    return tar_gz
+
+
+@pytest.fixture(scope="session")
+def scripts_dir() -> Path:
+    return SCRIPTS
+
+
+@pytest.fixture(scope="session")
 def untar() -> Callable[[bytes], dict[str, bytes]]:
     """The files of a tar.gz, by name."""
     return read_tar_gz
