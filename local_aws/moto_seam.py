@@ -100,6 +100,13 @@ def restore_backend(service: str, account_id: str, region: str, backend: BaseBac
     dict.__setitem__(account_backends, region, backend)
 
 
+def load_aws_managed_policies() -> None:
+    """Have IAM backends created from now on hold AWS managed policies (AmazonSageMakerFullAccess, ...)."""
+    from moto.core.models import default_user_config
+
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+
+
 def dispatcher_app() -> DomainDispatcherApplication:
     """moto's WSGI app that routes every request to the service named in its signature or host."""
     return DomainDispatcherApplication(create_backend_app)

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from local_aws import moto_seam
 from local_aws.gateway import Gateway
+from local_aws.operations import Operations
 from local_aws.runtime import LocalRuntime, RuntimeConfig, default_max_concurrent_jobs
 from local_aws.sagemaker.models import LocalSageMakerBackend
 from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
@@ -60,6 +61,7 @@ class LocalAWSServer:
         self.runtime: LocalRuntime | None = None
         self.gateway: Gateway | None = None
         self.state = StateStore(self.state_dir)
+        self.operations = Operations(metric_period_seconds)
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -75,12 +77,14 @@ class LocalAWSServer:
         moto_seam.install_backend("sagemaker", LocalSageMakerBackend)
         self.runtime = LocalRuntime(self.config)
         LocalSageMakerBackend.runtime = self.runtime
+        self.operations.install()
         self.state.load()
         self.gateway = Gateway(moto_seam.dispatcher_app())
         InvokeEndpointHandler(self.runtime.endpoints).register(self.gateway)
         self._server = make_server(self.host, self.port, self.gateway, threaded=True,
                                    request_handler=QuietRequestHandler)
         self.runtime.set_endpoint_url(self.endpoint_url)
+        self.operations.start(self.gateway, self.endpoint_url, self.state_dir)
         self._resume_sagemaker()
         self._thread = threading.Thread(target=self._server.serve_forever, name="local_aws-http", daemon=True)
         self._thread.start()
@@ -102,6 +106,7 @@ class LocalAWSServer:
             return
         self._server.shutdown()
         self._server.server_close()
+        self.operations.stop()
         self.runtime.shutdown()
         try:
             self.state.save()

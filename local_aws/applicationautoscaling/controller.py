@@ -103,8 +103,8 @@ class TargetTrackingController:
     def __init__(self, metric_period_seconds: float = 60.0, scaler: VariantScaler | None = None,
                  backends: Callable[[], list[tuple[str, str, LocalApplicationAutoscalingBackend]]] | None = None,
                  clock: Callable[[], float] = time.time):
-        if metric_period_seconds < 1:
-            raise ValueError(f"metric period must be at least 1 second; got {metric_period_seconds}")
+        if metric_period_seconds <= 0:
+            raise ValueError(f"metric period must be positive; got {metric_period_seconds}")
         self.period = float(metric_period_seconds)
         self.scaler = scaler or SageMakerVariants()
         self._backends = backends or _moto_backends

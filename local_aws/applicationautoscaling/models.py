@@ -81,6 +81,15 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         self.activities: list[ScalingActivity] = []
         self.lock = threading.RLock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     @property
     def _url_module(self) -> Any:  # moto derives the URL module from the class's module
         from local_aws.applicationautoscaling import urls
