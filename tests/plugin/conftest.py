@@ -14,17 +14,12 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="session")
 def aws_endpoint(tmp_path_factory) -> Iterator[str]:
-    """Start a moto server on a free port for the session and return its URL."""
-    from moto.server import ThreadedMotoServer
+    """Start the local AWS runtime (``python -m local_aws``) on a free port for the session; return its URL."""
+    from local_aws.server import ServerProcess
 
     os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
-    # AWS managed policies (AmazonSageMakerFullAccess, AWSLambdaBasicExecutionRole) exist only when loaded.
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with ServerProcess(tmp_path_factory.mktemp("local_aws_state")) as server:
+        yield server.endpoint_url
 
 
 @pytest.fixture

@@ -38,3 +38,15 @@ def test_a_never_deployed_endpoint_is_not_an_error(context):
     report = teardown(context, endpoint_name="never-deployed")
     assert report == {"Deleted": [], "AlreadyGone": ["scalable-target/endpoint/never-deployed/variant/AllTraffic",
                                                      "endpoint/never-deployed"]}
+
+
+def test_removes_the_lambda_alias_provisioned_concurrency(client, context, endpoint, lambda_function):
+    from pawflow.operators.lambda_concurrency import LambdaConcurrencyOperator
+
+    LambdaConcurrencyOperator(task_id="c", function_name=lambda_function, waiter_delay=0.2).execute(context)
+    report = teardown(context, endpoint_name=endpoint, function_name=lambda_function)
+    assert f"provisioned-concurrency/{lambda_function}:live" in report["Deleted"]
+    configs = client("lambda").list_provisioned_concurrency_configs(FunctionName=lambda_function)
+    assert configs["ProvisionedConcurrencyConfigs"] == []
+    again = teardown(context, endpoint_name=endpoint, function_name=lambda_function)
+    assert f"provisioned-concurrency/{lambda_function}:live" in again["AlreadyGone"]
