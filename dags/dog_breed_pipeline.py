@@ -42,7 +42,8 @@ def _settings(plan: dict, data_uri: str, code_uri: str, params: dict):
         data_uri=data_uri,
         source_dir_uri=code_uri,
         output_uri=f"s3://{params['bucket']}/training-output/",
-        static_hyperparameters={"backbone": params["backbone"], "epochs": params["epochs"]},
+        static_hyperparameters={**params["extra_hyperparameters"], "backbone": params["backbone"],
+                                "epochs": params["epochs"]},
         input_distribution=params["input_distribution"],
         tags=plan["tags"],
     )
@@ -69,6 +70,9 @@ with DAG(
         "backbone": Param("efficientnet_lite0", enum=["efficientnet_lite0", "resnet50"],
                           description="Pretrained ImageNet backbone (resnet50 downloads its weights)"),
         "epochs": Param(5, type="integer", minimum=1, maximum=200, description="Epochs per training job"),
+        "extra_hyperparameters": Param({}, type="object",
+                                       description="More train.py hyperparameters for every job, e.g. "
+                                                   "{\"patience\": 3, \"num_workers\": 0}"),
         "tuning_instance_type": Param("ml.m5.xlarge", type="string", pattern=INSTANCE_TYPE,
                                       description="Instance type of each tuning trial"),
         "training_instance_type": Param("ml.m5.2xlarge", type="string", pattern=INSTANCE_TYPE,
