@@ -8,71 +8,11 @@ SageMaker waits, the second polls in the task; the second also tears the endpoin
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-import boto3
 import pytest
 
 pytestmark = pytest.mark.slow
 
-REGION = "us-east-1"
 BUCKET = "pawflow-e2e"
-SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-RUN_DAG = textwrap.dedent("""
-    import json, sys
-    from sqlalchemy import select
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    dag = DagBag(sys.argv[1]).get_dag("dog_breed_pipeline")
-    run = dag.test(run_conf=json.loads(sys.argv[2]))
-    with create_session() as session:
-        rows = session.execute(select(XComModel.task_id, XComModel.value).where(
-            XComModel.dag_id == dag.dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value")).all()
-    print("RESULT " + json.dumps({
-        "state": str(run.state),
-        "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
-        "xcom": {task_id: value for task_id, value in rows},
-    }, default=str))
-""")
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    from local_aws.server import ServerProcess
-
-    with ServerProcess(tmp_path_factory.mktemp("e2e_state")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(runtime):
-    def make(service: str):
-        return boto3.client(service, endpoint_url=runtime.endpoint_url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    return make
-
-
-@pytest.fixture(scope="module")
-def pipeline_env(runtime, client, airflow_env):
-    """A migrated Airflow home whose aws_default points at the runtime, and the SageMaker execution role."""
-    client("iam").create_role(RoleName="pawflow-sagemaker-execution",
-                              AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
-    connection = {"conn_type": "aws", "login": "testing", "password": "testing",
-                  "extra": {"region_name": REGION, "endpoint_url": runtime.endpoint_url}}
-    env = {**airflow_env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), "AWS_DEFAULT_REGION": REGION}
-    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
-                             text=True, timeout=300, check=False)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    return env
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     from pawflow.sample_data import generate_dog_images
@@ -81,31 +21,13 @@ def dataset(tmp_path_factory):
                                valid_per_class=2, test_per_class=2, image_size=64, seed=0, overwrite=True)
 
 
-def run_pipeline(env, conf):
-    dags = Path(__file__).resolve().parents[2] / "dags"
-    result = subprocess.run([sys.executable, "-c", RUN_DAG, str(dags), json.dumps(conf)], env=env,
-                            capture_output=True, text=True, timeout=900, check=False)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    if result.returncode != 0 or not lines:
-        pytest.fail(f"dag.test() exited with {result.returncode}:\n{(result.stdout + result.stderr)[-6000:]}")
-    report = json.loads(lines[-1][len("RESULT "):])
-    report["xcom"] = {k: json.loads(v) if isinstance(v, str) and v[:1] in "{[\"" else v
-                      for k, v in report["xcom"].items()}
-    failed = {task: state for task, state in report["tasks"].items() if state not in ("success", "skipped")}
-    if report["state"] != "success" or failed:
-        errors = [line for line in (result.stdout + result.stderr).splitlines()
-                  if "error" in line.lower() or "denied" in line.lower() or "exception" in line.lower()]
-        pytest.fail(f"run {report['state']}; tasks not successful: {failed}\n" + "\n".join(errors[-40:]))
-    return report
-
-
 @pytest.fixture(scope="module")
-def runs(pipeline_env, dataset):
+def runs(run_dag, dataset):
     conf = {"data_source": str(dataset), "bucket": BUCKET, "epochs": 1, "tuning_max_jobs": 2,
             "tuning_max_parallel_jobs": 2, "multi_instance_count": 2, "poll_seconds": 1,
             "extra_hyperparameters": {"num_workers": 0}}
-    first = run_pipeline(pipeline_env, {**conf, "deferrable": True, "keep_resources": True})
-    second = run_pipeline(pipeline_env, {**conf, "deferrable": False, "keep_resources": False})
+    first = run_dag("dog_breed_pipeline", {**conf, "deferrable": True, "keep_resources": True})
+    second = run_dag("dog_breed_pipeline", {**conf, "deferrable": False, "keep_resources": False})
     return first, second
 
 
