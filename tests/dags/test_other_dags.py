@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
@@ -13,7 +15,6 @@ def small_dataset(tmp_path_factory):
                                valid_per_class=2, test_per_class=2, image_size=64, seed=1, overwrite=True)
 
 
-@pytest.mark.slow
 def test_standalone_training_writes_model_pth_locally_and_to_s3(run_dag, client, small_dataset, tmp_path):
     client("s3").create_bucket(Bucket="pawflow-standalone")
     report = run_dag("dog_breed_standalone_training", {
@@ -27,15 +28,6 @@ def test_standalone_training_writes_model_pth_locally_and_to_s3(run_dag, client,
     assert report["xcom"]["upload_model"] == "s3://pawflow-standalone/models/run1/model.pth"
     keys = {o["Key"] for o in client("s3").list_objects_v2(Bucket="pawflow-standalone")["Contents"]}
     assert {"models/run1/model.pth", "models/run1/classes.json", "models/run1/model_config.json"} <= keys
-
-
-def test_standalone_training_without_s3_keeps_the_model_local(run_dag, small_dataset, tmp_path):
-    report = run_dag("dog_breed_standalone_training", {
-        "data_dir": str(small_dataset), "model_dir": str(tmp_path / "model"), "epochs": 1, "batch_size": 4,
-        "extra_args": ["--num-workers", "0"],
-    })
-    assert report["xcom"].get("upload_model") is None
-    assert (tmp_path / "model" / "model.pth").exists()
 
 
 def test_standalone_training_fails_with_train_py_message_on_bad_data(run_dag, tmp_path):
