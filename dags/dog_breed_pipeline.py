@@ -100,6 +100,9 @@ with DAG(
                                     description="Seconds between scale-outs"),
         "lambda_function_name": Param("dog-breed-classifier", type="string", pattern=r"^[a-zA-Z0-9_-]{1,64}$",
                                       description="Lambda function in front of the endpoint; its role is <name>-role"),
+        "lambda_permissions_boundary": Param("pawflow-lambda-boundary", type=["null", "string"],
+                                             description="Managed policy (name or ARN) bounding the Lambda's role; "
+                                                         "create it from iam/lambda-permissions-boundary.json"),
         "reserved_concurrency": Param(5, type="integer", minimum=0, maximum=1000,
                                       description="Concurrent executions reserved for the function"),
         "provisioned_concurrency": Param(2, type="integer", minimum=0, maximum=1000,
@@ -292,6 +295,7 @@ with DAG(
     )
     deploy_lambda = LambdaDeployFunctionOperator(
         task_id="deploy_lambda", aws_conn_id=AWS_CONN_ID, function_name="{{ params.lambda_function_name }}",
+        permissions_boundary="{{ params.lambda_permissions_boundary or '' }}",
         environment={"ENDPOINT_NAME": "{{ params.endpoint_name }}"},
     )
     grant_invoke = LambdaEndpointInvokePolicyOperator(

@@ -86,9 +86,11 @@ def client(runtime):
 
 @pytest.fixture(scope="package")
 def pipeline_env(runtime, client, airflow_env):
-    """A migrated Airflow home whose aws_default points at the runtime, and the SageMaker execution role."""
-    client("iam").create_role(RoleName="pawflow-sagemaker-execution",
-                              AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    """A migrated Airflow home whose aws_default points at the runtime; the execution role and Lambda boundary."""
+    iam = client("iam")
+    iam.create_role(RoleName="pawflow-sagemaker-execution", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    iam.create_policy(PolicyName="pawflow-lambda-boundary",
+                      PolicyDocument=(REPO / "iam" / "lambda-permissions-boundary.json").read_text())
     connection = {"conn_type": "aws", "login": "testing", "password": "testing",
                   "extra": {"region_name": REGION, "endpoint_url": runtime.endpoint_url}}
     env = {**airflow_env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), "AWS_DEFAULT_REGION": REGION}

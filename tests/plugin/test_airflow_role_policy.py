@@ -19,6 +19,7 @@ FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dog-breed-classifier"
 LAMBDA_ROLE = f"arn:aws:iam::{ACCOUNT}:role/dog-breed-classifier-role"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/pawflow-sagemaker-execution"
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+BOUNDED = {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/pawflow-lambda-boundary"}
 TRAINING_LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs"
 
 #: (action, resource, context) of every call the pipeline, teardown and audit DAGs make with default Params.
@@ -44,14 +45,14 @@ CALLS = [
     ("sagemaker:DescribeEndpoint", f"{SM}:endpoint/dog-breed-classifier", {}),
     ("application-autoscaling:RegisterScalableTarget", "*", {}),
     ("application-autoscaling:PutScalingPolicy", "*", {}),
-    ("iam:CreateRole", LAMBDA_ROLE, {}),
-    ("iam:AttachRolePolicy", LAMBDA_ROLE, {"iam:PolicyARN": BASIC}),
+    ("iam:CreateRole", LAMBDA_ROLE, BOUNDED),
+    ("iam:AttachRolePolicy", LAMBDA_ROLE, {"iam:PolicyARN": BASIC, **BOUNDED}),
     ("iam:PassRole", LAMBDA_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
     ("lambda:CreateFunction", FN, {}),
     ("lambda:UpdateFunctionCode", FN, {}),
     ("lambda:GetFunctionConfiguration", FN, {}),
-    ("iam:PutRolePolicy", LAMBDA_ROLE, {}),
-    ("iam:DetachRolePolicy", LAMBDA_ROLE, {}),
+    ("iam:PutRolePolicy", LAMBDA_ROLE, BOUNDED),
+    ("iam:DetachRolePolicy", LAMBDA_ROLE, BOUNDED),
     ("iam:GetPolicyVersion", "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess", {}),
     ("lambda:InvokeFunction", FN, {}),
     ("lambda:GetAccountSettings", "*", {}),
@@ -77,7 +78,12 @@ REFUSED = [
     ("sagemaker:CreateTrainingJob", f"{SM}:training-job/crypto-miner", {}),
     ("iam:PassRole", SAGEMAKER_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"}),
     ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
-    ("iam:AttachRolePolicy", LAMBDA_ROLE, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    ("iam:AttachRolePolicy", LAMBDA_ROLE, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess", **BOUNDED}),
+    ("iam:CreateRole", LAMBDA_ROLE, {}),
+    ("iam:PutRolePolicy", LAMBDA_ROLE, {}),
+    ("iam:PutRolePolicy", LAMBDA_ROLE, {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/Wide"}),
+    ("iam:PutRolePermissionsBoundary", LAMBDA_ROLE, BOUNDED),
+    ("iam:DeleteRolePermissionsBoundary", LAMBDA_ROLE, BOUNDED),
     ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", {}),
     ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/pawflow-sagemaker-execution", {}),
     ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/backdoor", {}),
@@ -107,3 +113,14 @@ def test_parliament_finds_only_the_unavoidable_resource_star():
     # Application Auto Scaling names scalable targets by random ids: their ARNs cannot be written in advance.
     assert [(f.issue, f.severity) for f in findings] == [("RESOURCE_STAR", "LOW")]
     assert all(action.startswith("application-autoscaling:") for action in findings[0].detail)
+
+
+def test_boundary_holds_what_the_invoke_policy_grants_and_nothing_else():
+    boundary = json.loads((Path(__file__).resolve().parents[2] / "iam" / "lambda-permissions-boundary.json").read_text())
+    endpoint = f"{SM}:endpoint/dog-breed-classifier"
+    assert evaluate(boundary, "sagemaker:InvokeEndpoint", endpoint).allowed
+    assert evaluate(boundary, "logs:PutLogEvents",
+                    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/dog-breed-classifier:log-stream:x").allowed
+    assert not evaluate(boundary, "sagemaker:InvokeEndpoint", f"{SM}:endpoint/other").allowed
+    assert not evaluate(boundary, "s3:GetObject", "arn:aws:s3:::pawflow-dog-breeds/x").allowed
+    assert not evaluate(boundary, "iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x").allowed
