@@ -106,6 +106,8 @@ class FeatureCache:
 def extract_features(backbone: torch.nn.Module, split: Split, transform, device: torch.device, precision,
                      num_workers: int = 0) -> torch.Tensor:
     """Run ``backbone`` over every image of ``split`` (no gradients) and return float32 features on the CPU."""
+    if not len(split):  # a host's shard of a tiny split can be empty
+        return torch.empty((0, backbone.feature_dim))
     loader = torch.utils.data.DataLoader(
         ImageDataset(split, transform), batch_size=EXTRACTION_BATCH_SIZE, shuffle=False, num_workers=num_workers,
     )

@@ -32,7 +32,6 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -140,6 +139,15 @@ def dropout_probability(text) -> float:
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except empty ones ("(default: )" says nothing)."""
+
+    def _get_help_string(self, action):
+        if action.default in ("", None):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _option(group, name: str, **kwargs) -> None:
     """Add ``--name`` and, for multi-word names, its SageMaker hyperparameter spelling ``--multi_word``."""
     flags = [f"--{name}"] + ([f"--{name.replace('-', '_')}"] if "-" in name else [])
@@ -152,7 +160,7 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
         prog="train.py",
         description="Train the dog-breed classifier (frozen ImageNet backbone + small head) on a dogImages-style "
                     "data set. Multi-word options take both spellings: --batch-size and --batch_size.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
         allow_abbrev=False,
     )
     paths = parser.add_argument_group("data and outputs")
@@ -175,9 +183,9 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
     _option(model, "hidden-units", type=positive_int, default=classifier.HIDDEN_UNITS, help="width of the head")
     _option(model, "dropout", type=dropout_probability, default=0.2, help="dropout in the head")
     _option(model, "seed", type=int, default=0, help="random seed (weights init, shuffling, augmentation)")
-    _option(model, "augment", type=boolean, nargs="?", const=True, default=False,
+    _option(model, "augment", type=boolean, nargs="?", const=True, default=False, metavar="BOOL",
             help="full path: random crop and flip every epoch through the whole network (no feature cache)")
-    _option(model, "unfreeze-last-block", type=boolean, nargs="?", const=True, default=False,
+    _option(model, "unfreeze-last-block", type=boolean, nargs="?", const=True, default=False, metavar="BOOL",
             help="also train the backbone's last block (implies --augment)")
 
     speed = parser.add_argument_group("speed")
@@ -192,18 +200,20 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
 
     cluster = parser.add_argument_group("multi-host training")
     _option(cluster, "hosts", default=defaults["hosts"],
-            help="hosts of the job, JSON list or comma-separated; more than one trains data-parallel (env SM_HOSTS)")
+            help="hosts of the job, JSON list or comma-separated; more than one trains data-parallel (env SM_HOSTS; "
+                 "default: this host alone)")
     _option(cluster, "current-host", default=defaults["current_host"],
             help="this process's host among --hosts (env SM_CURRENT_HOST)")
     _option(cluster, "master-addr", default=defaults["master_addr"],
-            help="address of the first host, overriding name resolution (env MASTER_ADDR)")
+            help="address of the first host, overriding name resolution (env MASTER_ADDR; default: the first "
+                 "host's name, resolved)")
     _option(cluster, "master-port", type=positive_int, default=defaults["master_port"],
             help="rendezvous port on the first host (env MASTER_PORT)")
     _option(cluster, "host-addresses", default=defaults["host_addresses"],
             help="addresses for host names, e.g. algo-1=127.0.0.1,algo-2=127.0.0.1 (env PAWFLOW_HOST_ADDRESSES)")
     _option(cluster, "data-sharded", type=boolean, nargs="?", const=True, default=defaults["data_sharded"],
-            help="each host's data dir already holds only its own shard (default: true when SM_INPUT_DATA_CONFIG "
-                 "says ShardedByS3Key)")
+            metavar="BOOL", help="each host's data dir holds only its own shard (set when SM_INPUT_DATA_CONFIG "
+                                 "says ShardedByS3Key for the training channel)")
     _option(cluster, "dist-timeout", type=positive_float, default=600.0,
             help="seconds to wait for the other hosts before failing")
     return parser
@@ -483,7 +493,7 @@ def run(args) -> int:
 def train_job(args, context: DistributedContext, device) -> int:
     precision = choose_precision(args.precision, device)
     full_path = args.augment or args.unfreeze_last_block
-    log.info("Training %s on %s: %s path, backbone %s, %d host(s)", args.backbone, device,
+    log.info("Training %s on %s: %s path, backbone in %s, %d host(s)", args.backbone, device,
              "full (augmented)" if full_path else "cached-feature", precision.name, context.world_size)
     class_names, splits = load_data(args, context)
     backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))

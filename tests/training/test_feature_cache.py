@@ -97,6 +97,12 @@ def test_corrupt_cache_file_is_recomputed(tmp_path, splits, caplog):
     assert any("unreadable feature cache file" in message for message in caplog.messages)
 
 
+def test_empty_shard_gives_no_rows(tmp_path, splits):
+    empty = splits["test"].shard(len(splits["test"]), len(splits["test"]) + 1)
+    assert len(empty) == 0
+    assert _features(FeatureCache(tmp_path), empty).features.shape == (0, 3)
+
+
 def test_default_cache_dir_from_environment_or_temp():
     assert default_cache_dir({"PAWFLOW_FEATURE_CACHE": "/shared/cache"}) == "/shared/cache"
     assert default_cache_dir({}).endswith("pawflow-feature-cache")
