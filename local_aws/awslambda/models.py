@@ -28,6 +28,9 @@ from local_aws.awslambda.concurrency import (
 )
 from local_aws.awslambda.exceptions import ProvisionedConcurrencyConfigNotFoundException, TooManyRequestsException
 from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
+from local_aws.iam.enforcement import judge
+from local_aws.iam.identities import role_session_identity
+from local_aws.iam.request_actions import JSON, RequestedAction
 
 logger = logging.getLogger(__name__)
 
@@ -265,10 +268,25 @@ def issue_role_credentials(spec: FunctionSpec) -> Credentials:
 
 
 def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[int, str]]) -> None:
-    """Put log events into ``/aws/lambda/<name>`` in moto's CloudWatch Logs backend."""
+    """Put log events into ``/aws/lambda/<name>`` in moto's CloudWatch Logs backend, as the execution role.
+
+    As in AWS, the events are dropped when the role may not create the log group (if missing) and stream and put
+    events in it: a function without logging rights runs but leaves no logs.
+    """
     logs = logs_backends[spec.account_id][spec.region]
     group_name = f"/aws/lambda/{spec.function_name}"
+    group_arn = f"arn:aws:logs:{spec.region}:{spec.account_id}:log-group:{group_name}"
+    stream_arn = f"{group_arn}:log-stream:{stream_name}"
+    identity = role_session_identity(spec.account_id, spec.role_arn, spec.function_name)
     with _LOG_LOCK:
+        needed = [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
+        if group_name not in logs.groups:
+            needed.insert(0, ("logs:CreateLogGroup", group_arn))
+        for action, resource in needed:
+            denial = judge(identity, RequestedAction(action, resource, JSON))
+            if denial is not None:
+                logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denial.message)
+                return
         logs.ensure_log_group(group_name)
         if stream_name not in logs.groups[group_name].streams:
             logs.create_log_stream(group_name, stream_name)

@@ -164,3 +164,18 @@ def test_invoking_a_missing_function_is_resource_not_found(aws):
     with pytest.raises(ClientError) as error:
         aws("lambda").invoke(FunctionName="no-such-function", Payload=b"{}")
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_function_whose_role_may_not_write_logs_runs_but_leaves_none(aws, zip_package):
+    iam, lam = aws("iam"), aws("lambda")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="no-logging-rights", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    lam.create_function(FunctionName="silent", Runtime="python3.11", Role=role, Handler="lambda_function.lambda_handler",
+                        Code={"ZipFile": zip_package({"lambda_function.py": VERSIONED % "quiet"})})
+
+    response = invoke(aws, "silent")
+
+    assert response["Body"] == {"release": "quiet"}
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/silent")["logGroups"]
+    assert groups == []
