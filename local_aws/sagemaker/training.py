@@ -294,7 +294,7 @@ class TrainingJobRunner:
         env.update(self.job.environment or {})
         env.update({
             "SAGEMAKER_BASE_DIR": str(base),
-            "SM_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
+            "PAWFLOW_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(master_port),
             "TRAINING_JOB_NAME": self.job.training_job_name,

@@ -181,3 +181,18 @@ def test_jobs_beyond_the_concurrency_limit_wait_in_starting(aws, training_reques
                 sagemaker.stop_training_job(TrainingJobName=name)
         for name in names:
             finished_job(name)
+
+
+def test_two_instance_job_forms_one_process_group(aws, training_request, finished_job, job_name):
+    sagemaker, logs = aws("sagemaker"), aws("logs")
+    sagemaker.create_training_job(**training_request(job_name, program="allreduce_train.py", instance_count=2))
+
+    job = finished_job(job_name)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    group = "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    lines = sorted(e["message"] for s in streams
+                   for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
+                   if "all_reduce" in e["message"])
+    assert lines == ["rank 0 of 2: all_reduce sum 3.0", "rank 1 of 2: all_reduce sum 3.0"]
