@@ -16,10 +16,12 @@ never to the caller.
 Environment (all optional except ``ENDPOINT_NAME``):
 
 ``ENDPOINT_NAME``            SageMaker endpoint to invoke.
-``CONNECT_TIMEOUT_SECONDS``  botocore connect timeout, default 3.
-``READ_TIMEOUT_SECONDS``     botocore read timeout, default 25 (the endpoint fetches the URL and runs the model;
-                             give the function a timeout above ``(connect + read) * attempts``).
-``MAX_ATTEMPTS``             botocore attempts including the first one (standard retry mode), default 2.
+``CONNECT_TIMEOUT_SECONDS``  botocore connect timeout, default 2.
+``READ_TIMEOUT_SECONDS``     botocore read timeout, default 10 (the endpoint fetches the URL and runs the model).
+``MAX_ATTEMPTS``             botocore attempts including the first one (standard retry mode, which also retries
+                             timeouts, throttling and 5xx), default 2. With the defaults the worst case is about
+                             ``2 * (2 + 10)`` s plus back-off, inside API Gateway's 29 s integration limit; give
+                             the function a timeout of 30 s.
 ``MAX_PAYLOAD_BYTES``        largest image body forwarded, default 6 MiB (6,291,456 bytes): InvokeEndpoint's
                              real-time payload limit is 6 MB and a synchronous Lambda request is capped at
                              6 MB too, so a bigger image could never arrive or be forwarded.
@@ -55,8 +57,8 @@ from botocore.exceptions import (
 
 LOGGER = logging.getLogger(__name__)
 
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 3.0
-DEFAULT_READ_TIMEOUT_SECONDS = 25.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 2.0
+DEFAULT_READ_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_ATTEMPTS = 2
 DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_URL_LENGTH = 2048

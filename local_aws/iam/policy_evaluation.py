@@ -334,8 +334,15 @@ def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
+@functools.lru_cache(maxsize=4096)
+def _static_glob(pattern: str, ignore_case: bool, arn: bool) -> re.Pattern[str]:
+    return _compiled(_glob_regex([(False, pattern)], arn), ignore_case)
+
+
 def _glob_match(pattern: str, value: str, *, ignore_case: bool = False, arn: bool = False,
                 context: Mapping[str, Any] | None = None, variables: bool = False) -> bool:
+    if not variables or "${" not in pattern:
+        return _static_glob(pattern, ignore_case, arn).fullmatch(value) is not None
     try:
         pieces = _tokens(pattern, context or {}, variables)
     except _Unresolved:

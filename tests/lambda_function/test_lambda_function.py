@@ -291,7 +291,7 @@ def test_malformed_timeout_settings_fall_back_to_defaults(load_handler, aws_env)
     aws_env.setenv("MAX_ATTEMPTS", "0")
     aws_env.setenv("CONNECT_TIMEOUT_SECONDS", "nan")
     config = load_handler().runtime_client().meta.config
-    assert (config.connect_timeout, config.read_timeout) == (3.0, 25.0)
+    assert (config.connect_timeout, config.read_timeout) == (2.0, 10.0)
     assert config.retries["total_max_attempts"] == 2
 
 
