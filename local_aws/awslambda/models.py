@@ -5,6 +5,7 @@
 provisioned-concurrency configurations and GetAccountSettings.
 """
 
+import json
 import logging
 import re
 import threading
@@ -26,7 +27,12 @@ from local_aws.awslambda.concurrency import (
     ConcurrencyLimiter,
     Throttled,
 )
-from local_aws.awslambda.exceptions import ProvisionedConcurrencyConfigNotFoundException, TooManyRequestsException
+from local_aws.awslambda.exceptions import (
+    InvalidRequestContentException,
+    ProvisionedConcurrencyConfigNotFoundException,
+    RequestTooLargeException,
+    TooManyRequestsException,
+)
 from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
 from local_aws.iam.enforcement import judge
 from local_aws.iam.identities import role_session_identity
@@ -35,6 +41,8 @@ from local_aws.iam.request_actions import JSON, RequestedAction
 logger = logging.getLogger(__name__)
 
 ASYNC_RETRY_SECONDS = 600.0
+MAX_SYNC_PAYLOAD_BYTES = 6291456
+MAX_ASYNC_PAYLOAD_BYTES = 262144
 _LOG_LOCK = threading.Lock()
 
 
@@ -76,6 +84,7 @@ class LocalLambdaBackend(LambdaBackend):
         """Invoke as the Invoke API does; returns None for Event and DryRun invocations."""
         fn = self.get_function(function_name, qualifier)
         label = self._qualifier_label(function_name, qualifier)
+        _validate_payload(payload, invocation_type)
         if invocation_type == "DryRun":
             return None
         runtime = self._require_runtime()
@@ -224,6 +233,22 @@ class LocalLambdaBackend(LambdaBackend):
         if self.runtime is not None and qualifier is None and ":" not in function_name.split(":function:")[-1]:
             for pool in self.runtime.list_provisioned(self._scope, fn.function_name):
                 self.runtime.delete_provisioned(self._scope, fn.function_name, pool.qualifier)
+            self.runtime.retire(self.account_id, self.region_name, fn.function_name)
+
+    def update_function_code(self, function_name: str, qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        result = super().update_function_code(function_name, qualifier, body)
+        self._retire_latest(function_name)
+        return result
+
+    def update_function_configuration(self, function_name: str, qualifier: str,
+                                      body: dict[str, Any]) -> dict[str, Any] | None:
+        result = super().update_function_configuration(function_name, qualifier, body)
+        self._retire_latest(function_name)
+        return result
+
+    def _retire_latest(self, function_name: str) -> None:
+        if self.runtime is not None:
+            self.runtime.retire(self.account_id, self.region_name, self._base_name(function_name), "$LATEST")
 
     @property
     def _scope(self) -> str:
@@ -233,6 +258,17 @@ class LocalLambdaBackend(LambdaBackend):
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
             return self._lambdas.split_function_arn(name_or_arn)[1]
         return name_or_arn.split(":", 1)[0]
+
+
+def _validate_payload(payload: bytes, invocation_type: str) -> None:
+    limit = MAX_ASYNC_PAYLOAD_BYTES if invocation_type == "Event" else MAX_SYNC_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise RequestTooLargeException(limit)
+    if payload:
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise InvalidRequestContentException(str(exc)) from None
 
 
 def _provisioned_config(pool: ProvisionedPool) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -35,10 +36,15 @@ class Denial:
     message: str
 
 
-def judge(identity: Identity, requested: RequestedAction) -> Denial | None:
-    """None when ``identity`` may perform ``requested``; otherwise the denial with AWS's message."""
+def judge(identity: Identity, requested: RequestedAction, request_context: dict[str, Any] | None = None) -> Denial | None:
+    """None when ``identity`` may perform ``requested``; otherwise the denial with AWS's message.
+
+    ``request_context`` adds global condition keys of the request (``aws:SourceIp``, ``aws:RequestedRegion``...).
+    """
     resource_in_message = f'"{requested.resource}"' if requested.protocol == S3 else requested.resource
-    context = dict(identity.context)
+    now = datetime.now(timezone.utc)
+    context = {"aws:CurrentTime": now.isoformat(), "aws:EpochTime": int(now.timestamp()),
+               **identity.context, **(request_context or {})}
     identity_result = evaluate(_parsed(identity.policies), requested.action, requested.resource, context)
     if identity_result.explicit_deny or not identity_result.allowed:
         return Denial(requested, access_denied_message(identity.arn, requested.action, resource_in_message,
@@ -104,7 +110,11 @@ class IAMEnforcement:
         )
         if requested is None:
             return None
-        denial = judge(identity, requested)
+        denial = judge(identity, requested, {
+            "aws:RequestedRegion": aws_request.region,
+            "aws:SourceIp": request.remote_addr,
+            "aws:SecureTransport": request.scheme == "https",
+        })
         if denial is None:
             return None
         logger.info("Denied %s on %s to %s", requested.action, requested.resource, identity.arn)

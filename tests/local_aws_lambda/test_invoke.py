@@ -179,3 +179,26 @@ def test_a_function_whose_role_may_not_write_logs_runs_but_leaves_none(aws, zip_
     assert response["Body"] == {"release": "quiet"}
     groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/silent")["logGroups"]
     assert groups == []
+
+
+def test_a_payload_that_is_not_json_is_refused_before_the_function_runs(aws, create_function):
+    name = create_function({"lambda_function.py": VERSIONED % "never"})
+
+    with pytest.raises(ClientError) as error:
+        aws("lambda").invoke(FunctionName=name, Payload=b"not json")
+
+    assert error.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert error.value.response["Error"]["Message"].startswith(
+        "Could not parse request body into json: Could not parse payload into json: ")
+
+
+def test_new_code_gets_a_fresh_environment(aws, create_function, zip_package):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    client = aws("lambda")
+    assert invoke(aws, name)["Body"] == {"release": "one"}
+
+    client.update_function_code(FunctionName=name, ZipFile=zip_package({"lambda_function.py": VERSIONED % "two"}))
+    response = invoke(aws, name, LogType="Tail")
+
+    assert response["Body"] == {"release": "two"}
+    assert "Init Duration: " in base64.b64decode(response["LogResult"]).decode()
