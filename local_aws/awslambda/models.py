@@ -7,6 +7,7 @@ provisioned-concurrency configurations and GetAccountSettings.
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -84,6 +85,7 @@ class LocalLambdaBackend(LambdaBackend):
         """Invoke as the Invoke API does; returns None for Event and DryRun invocations."""
         fn = self.get_function(function_name, qualifier)
         label = self._qualifier_label(function_name, qualifier)
+        fn = self._route_alias(fn, label)
         _validate_payload(payload, invocation_type)
         if invocation_type == "DryRun":
             return None
@@ -127,6 +129,22 @@ class LocalLambdaBackend(LambdaBackend):
             logger.exception("Asynchronous invocation of %s failed", spec.function_name)
         finally:
             self.limiter.release(slot_key, reserved)
+
+    def _route_alias(self, fn: LambdaFunction, label: str) -> LambdaFunction:
+        """The version an alias with a routing configuration sends this invocation to (by its weights)."""
+        if label == "$LATEST" or label.isdigit():
+            return fn
+        try:
+            alias = self.get_alias(label, fn.function_name)
+        except Exception:
+            return fn
+        weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        draw = random.random()
+        for version, weight in weights.items():
+            if draw < float(weight):
+                return self.get_function(fn.function_name, str(version))
+            draw -= float(weight)
+        return fn
 
     def _qualifier_label(self, name_or_arn: str, qualifier: str | None) -> str:
         if re.match(ARN_PARTITION_REGEX, name_or_arn):

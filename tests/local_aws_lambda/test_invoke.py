@@ -202,3 +202,26 @@ def test_new_code_gets_a_fresh_environment(aws, create_function, zip_package):
 
     assert response["Body"] == {"release": "two"}
     assert "Init Duration: " in base64.b64decode(response["LogResult"]).decode()
+
+
+def test_an_alias_with_a_routing_configuration_splits_traffic_between_versions(aws, create_function, zip_package):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    client = aws("lambda")
+    first = client.publish_version(FunctionName=name)["Version"]
+    client.update_function_code(FunctionName=name, ZipFile=zip_package({"lambda_function.py": VERSIONED % "two"}))
+    second = client.publish_version(FunctionName=name)["Version"]
+    client.create_alias(FunctionName=name, Name="canary", FunctionVersion=first,
+                        RoutingConfig={"AdditionalVersionWeights": {second: 0.5}})
+
+    executed = {invoke(aws, name, Qualifier="canary")["ExecutedVersion"] for _ in range(40)}
+
+    assert executed == {first, second}
+
+
+def test_a_qualified_arn_names_the_version_to_run(aws, create_function):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    version = aws("lambda").publish_version(FunctionName=name)["Version"]
+
+    response = invoke(aws, f"arn:aws:lambda:us-east-1:123456789012:function:{name}:{version}")
+
+    assert (response["Body"], response["ExecutedVersion"]) == ({"release": "one"}, version)
