@@ -225,3 +225,24 @@ def test_a_qualified_arn_names_the_version_to_run(aws, create_function):
     response = invoke(aws, f"arn:aws:lambda:us-east-1:123456789012:function:{name}:{version}")
 
     assert (response["Body"], response["ExecutedVersion"]) == ({"release": "one"}, version)
+
+
+def test_an_event_invocation_is_accepted_at_once_and_runs_in_the_background(aws, create_function, log_messages,
+                                                                              wait_until):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "later"})
+
+    response = aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b'{"async": true}')
+
+    assert response["StatusCode"] == 202
+    wait_until(lambda: log_messages(name) if aws("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] else [],
+        lambda messages: 'handling {"async": true}' in messages)
+
+
+def test_a_dry_run_checks_the_call_without_running_the_function(aws, create_function):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "never"})
+
+    response = aws("lambda").invoke(FunctionName=name, InvocationType="DryRun", Payload=b"{}")
+
+    assert response["StatusCode"] == 204
+    assert aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] == []
