@@ -292,7 +292,7 @@ def _validate_payload(payload: bytes, invocation_type: str) -> None:
 def _provisioned_config(pool: ProvisionedPool) -> dict[str, Any]:
     config = {
         "RequestedProvisionedConcurrentExecutions": pool.requested,
-        "AvailableProvisionedConcurrentExecutions": len(pool.idle),
+        "AvailableProvisionedConcurrentExecutions": pool.allocated,
         "AllocatedProvisionedConcurrentExecutions": pool.allocated,
         "Status": pool.status,
         "LastModified": pool.last_modified,

@@ -47,6 +47,16 @@ def lambda_handler(event, context):
     return {"release": "%s"}
 """
 
+EXITS = """
+import os
+
+
+def lambda_handler(event, context):
+    if event.get("exit"):
+        os._exit(3)
+    return {"alive": True}
+"""
+
 
 def invoke(aws, name: str, event: dict | None = None, **kwargs) -> dict:
     response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
@@ -246,3 +256,16 @@ def test_a_dry_run_checks_the_call_without_running_the_function(aws, create_func
 
     assert response["StatusCode"] == 204
     assert aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] == []
+
+
+def test_a_handler_that_exits_the_runtime_is_an_exit_error_and_the_next_call_starts_afresh(aws, create_function):
+    name = create_function({"lambda_function.py": EXITS})
+
+    crashed = invoke(aws, name, {"exit": True})
+    after = invoke(aws, name, LogType="Tail")
+
+    assert crashed["FunctionError"] == "Unhandled"
+    assert crashed["Body"]["errorType"] == "Runtime.ExitError"
+    assert crashed["Body"]["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+    assert after["Body"] == {"alive": True}
+    assert "Init Duration: " in base64.b64decode(after["LogResult"]).decode()
