@@ -2,7 +2,8 @@
 
 Covers the calls a pipeline's roles make: SageMaker (JSON, ``X-Amz-Target: SageMaker.<Op>``), SageMaker Runtime
 (``/endpoints/<name>/invocations``), S3 (REST: bucket and object ARNs), CloudWatch Logs (log group and log
-stream ARNs), Lambda Invoke, and any JSON or query-protocol call by its operation name on resource ``*``.
+stream ARNs), Lambda Invoke, and any JSON, RPCv2-CBOR (CloudWatch) or query-protocol call by its operation name
+on resource ``*``.
 Each request's ``protocol`` tells the caller how to shape an error for it.
 """
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, unquote
 JSON = "json"
 REST_JSON = "rest-json"
 QUERY = "query"
+RPC_V2_CBOR = "rpc-v2-cbor"
 S3 = "s3"
 
 # IAM's action prefix where it differs from the SigV4 signing name.
@@ -57,6 +59,7 @@ _S3_BUCKET_SUBRESOURCES = {
     ("POST", "delete"): "DeleteObject",
 }
 
+_RPC_V2_OPERATION = re.compile(r"^/service/[^/]+/operation/(?P<operation>[A-Za-z0-9]+)$")
 _LAMBDA_INVOKE = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/(?P<function>[^/]+)/invocations/?$")
 _SAGEMAKER_INVOKE = re.compile(r"^/endpoints/(?P<endpoint>[^/]+)/(?P<kind>invocations|async-invocations|invocations-response-stream)/?$")
 
@@ -108,6 +111,9 @@ def requested_action(service: str, method: str, path: str, query: str, headers, 
         else:
             resource = "*"
         return RequestedAction(f"{prefix}:{operation}", resource, JSON)
+    rpc = _RPC_V2_OPERATION.match(path)
+    if rpc is not None:
+        return RequestedAction(f"{prefix}:{rpc['operation']}", "*", RPC_V2_CBOR)
     operation = _query_operation(query, headers, body)
     if operation is None or (service, operation) in _UNAUTHORIZED_OPERATIONS:
         return None

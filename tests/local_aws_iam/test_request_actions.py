@@ -88,3 +88,9 @@ def test_query_protocol_calls_are_named_by_their_action_and_cloudwatch_is_its_ia
 def test_get_caller_identity_needs_no_permission():
     assert action_of("sts", body=b"Action=GetCallerIdentity&Version=2011-06-15",
                      headers={"Content-Type": "application/x-www-form-urlencoded"}) is None
+
+
+def test_rpc_v2_cbor_calls_are_named_by_the_operation_in_their_path():
+    assert action_of("monitoring", path="/service/GraniteServiceVersion20100801/operation/PutMetricData",
+                     headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}) == (
+        "cloudwatch:PutMetricData", "*", "rpc-v2-cbor")
