@@ -114,10 +114,11 @@ def requested_action(service: str, method: str, path: str, query: str, headers, 
     rpc = _RPC_V2_OPERATION.match(path)
     if rpc is not None:
         return RequestedAction(f"{prefix}:{rpc['operation']}", "*", RPC_V2_CBOR)
-    operation = _query_operation(query, headers, body)
+    params = _query_params(query, headers, body)
+    operation = params.get("Action")
     if operation is None or (service, operation) in _UNAUTHORIZED_OPERATIONS:
         return None
-    return RequestedAction(f"{prefix}:{operation}", "*", QUERY)
+    return RequestedAction(f"{prefix}:{operation}", _query_resource(service, params, account_id), QUERY)
 
 
 def _json_body(body: bytes) -> dict:
@@ -128,12 +129,25 @@ def _json_body(body: bytes) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _query_operation(query: str, headers, body: bytes) -> str | None:
+def _query_params(query: str, headers, body: bytes) -> dict[str, str]:
     params = parse_qs(query)
     if "Action" not in params and "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
         params = parse_qs(body.decode("utf-8", "replace"))
-    values = params.get("Action")
-    return values[0] if values else None
+    return {name: values[0] for name, values in params.items() if values}
+
+
+def _query_resource(service: str, params: dict[str, str], account_id: str) -> str:
+    """IAM and STS calls act on the role, user, group or policy they name (default path ``/`` assumed)."""
+    if service == "sts":
+        return params.get("RoleArn", "*")
+    if service != "iam":
+        return "*"
+    if "PolicyArn" in params and not any(key in params for key in ("RoleName", "UserName", "GroupName")):
+        return params["PolicyArn"]
+    for parameter, resource_type in (("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
+        if parameter in params:
+            return f"arn:aws:iam::{account_id}:{resource_type}/{params[parameter]}"
+    return "*"
 
 
 def _sagemaker_arn(resource_type: str, name: str, region: str, account_id: str) -> str:

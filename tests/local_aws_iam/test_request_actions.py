@@ -94,3 +94,22 @@ def test_rpc_v2_cbor_calls_are_named_by_the_operation_in_their_path():
     assert action_of("monitoring", path="/service/GraniteServiceVersion20100801/operation/PutMetricData",
                      headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}) == (
         "cloudwatch:PutMetricData", "*", "rpc-v2-cbor")
+
+
+@pytest.mark.parametrize("body, action, resource", [
+    ("Action=PutRolePolicy&RoleName=invoker&PolicyName=p", "iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/invoker"),
+    ("Action=AttachRolePolicy&RoleName=invoker&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FX", "iam:AttachRolePolicy",
+     f"arn:aws:iam::{ACCOUNT}:role/invoker"),
+    ("Action=GetPolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FX", "iam:GetPolicy", "arn:aws:iam::aws:policy/X"),
+    ("Action=CreateAccessKey&UserName=alice", "iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/alice"),
+    ("Action=ListRoles", "iam:ListRoles", "*"),
+])
+def test_iam_calls_act_on_the_principal_or_policy_they_name(body, action, resource):
+    assert action_of("iam", body=body.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}) == (
+        action, resource, "query")
+
+
+def test_assume_role_acts_on_the_role_arn():
+    body = b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&RoleSessionName=s"
+    assert action_of("sts", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}) == (
+        "sts:AssumeRole", "arn:aws:iam::1:role/r", "query")
