@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moto.awslambda.exceptions import InvalidParameterValueException
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, LayerStorage, lambda_backends
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 from moto.sts.models import sts_backends
@@ -62,6 +62,33 @@ class LocalLambdaBackend(LambdaBackend):
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
         self.limiter = ConcurrencyLimiter(DEFAULT_ACCOUNT_CONCURRENCY)
+        self.provisioned_requests: dict[tuple[str, str], int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """moto's storages hold weak references and lambdas: save their contents, rebuild them on load."""
+        state = dict(self.__dict__)
+        del state["limiter"]
+        storage = state.pop("_lambdas")
+        state["_saved_functions"] = storage._functions
+        state["_saved_aliases"] = dict(storage._aliases)
+        state["_saved_layers"] = state.pop("_layers")._layers
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        functions = state.pop("_saved_functions")
+        aliases = state.pop("_saved_aliases")
+        layers = state.pop("_saved_layers")
+        self.__dict__.update(state)
+        self.limiter = ConcurrencyLimiter(DEFAULT_ACCOUNT_CONCURRENCY)
+        self._lambdas = LambdaStorage(region_name=self.region_name, account_id=self.account_id)
+        self._lambdas._functions = functions
+        self._lambdas._aliases.update(aliases)
+        for group in functions.values():
+            for fn in [group["latest"], *group["versions"]]:
+                if fn is not None:
+                    self._lambdas._arns[fn.function_arn] = fn
+        self._layers = LayerStorage()
+        self._layers._layers = layers
 
     @property
     def _url_module(self) -> Any:  # moto derives the URL module from the class's module
@@ -222,6 +249,7 @@ class LocalLambdaBackend(LambdaBackend):
                 "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
                 "for function")
         pool = self._require_runtime().put_provisioned(self._spec(fn), qualifier, count)
+        self.provisioned_requests[(fn.function_name, qualifier)] = count
         return _provisioned_config(pool)
 
     def get_provisioned_concurrency_config(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
@@ -235,6 +263,7 @@ class LocalLambdaBackend(LambdaBackend):
         fn = self.get_function(self._base_name(function_name))
         if not self._require_runtime().delete_provisioned(self._scope, fn.function_name, qualifier or ""):
             raise ProvisionedConcurrencyConfigNotFoundException()
+        self.provisioned_requests.pop((fn.function_name, qualifier or ""), None)
 
     def list_provisioned_concurrency_configs(self, function_name: str) -> list[dict[str, Any]]:
         fn = self.get_function(self._base_name(function_name))
@@ -251,6 +280,7 @@ class LocalLambdaBackend(LambdaBackend):
         if self.runtime is not None and qualifier is None and ":" not in function_name.split(":function:")[-1]:
             for pool in self.runtime.list_provisioned(self._scope, fn.function_name):
                 self.runtime.delete_provisioned(self._scope, fn.function_name, pool.qualifier)
+                self.provisioned_requests.pop((fn.function_name, pool.qualifier), None)
             self.runtime.retire(self.account_id, self.region_name, fn.function_name)
 
     def update_function_code(self, function_name: str, qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -267,6 +297,15 @@ class LocalLambdaBackend(LambdaBackend):
     def _retire_latest(self, function_name: str) -> None:
         if self.runtime is not None:
             self.runtime.retire(self.account_id, self.region_name, self._base_name(function_name), "$LATEST")
+
+    def restore_provisioned_concurrency(self) -> None:
+        """Start the provisioned environments of configurations saved before a restart."""
+        for (function_name, qualifier), count in list(self.provisioned_requests.items()):
+            try:
+                self.put_provisioned_concurrency_config(function_name, qualifier, count)
+            except Exception:
+                logger.exception("Could not restore provisioned concurrency of %s:%s", function_name, qualifier)
+                self.provisioned_requests.pop((function_name, qualifier), None)
 
     @property
     def _scope(self) -> str:
@@ -352,6 +391,9 @@ def start_lambda_runtime(state_dir: Path, endpoint_url: str, idle_seconds: float
     runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials, write_function_logs,
                             idle_seconds=idle_seconds)
     LocalLambdaBackend.runtime = runtime
+    for _, _, backend in list(lambda_backends.iter_backends()):
+        if isinstance(backend, LocalLambdaBackend):
+            backend.restore_provisioned_concurrency()
     return runtime
 
 
