@@ -6,6 +6,8 @@ Runs ``python -m local_aws`` on a free port (metric period 1 s) and measures, si
   on a provisioned-concurrency alias, with the runtime's own ``Init Duration`` from the REPORT line;
 * the time from the start of a loopback load on a 1-instance endpoint to the scale-out activity and to the
   variant having its new instances InService;
+* the latency of a call judged by IAM (a role session with AmazonSageMakerFullAccess) next to the same call
+  with the default (administrator) credentials;
 * the cost of loading AWS managed policies into an IAM backend.
 
 Usage (from the repository root): ``python -m benchmarks.lambda_scaling [--samples N]``. Prints the machine, the figures and their ratios.
@@ -36,6 +38,15 @@ from local_aws.server import ServerProcess
 
 HANDLER = """
 import json
+
+
+def lambda_handler(event, context):
+    return {"echo": event}
+"""
+HANDLER_WITH_CLIENT = """
+import boto3
+
+runtime = boto3.client("sagemaker-runtime")
 
 
 def lambda_handler(event, context):
@@ -107,7 +118,8 @@ def bench_lambda(client, samples: int) -> dict[str, float]:
     iam, lam = client("iam"), client("lambda")
     role = iam.create_role(RoleName=f"bench-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     package = archive("zip", {"lambda_function.py": HANDLER})
-    cold, init, warm, provisioned = [], [], [], []
+    with_client = archive("zip", {"lambda_function.py": HANDLER_WITH_CLIENT})
+    cold, init, warm, provisioned, cold_client = [], [], [], [], []
     for i in range(samples):
         name = f"bench-{uuid.uuid4().hex[:8]}"
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="lambda_function.lambda_handler",
@@ -123,7 +135,12 @@ def bench_lambda(client, samples: int) -> dict[str, float]:
             time.sleep(0.05)
         provisioned.append(timed_invoke(lam, name, version)[0])
         lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+        client_name = f"bench-{uuid.uuid4().hex[:8]}"
+        lam.create_function(FunctionName=client_name, Runtime="python3.11", Role=role,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": with_client})
+        cold_client.append(timed_invoke(lam, client_name)[0])
     return {"cold_ms": statistics.median(cold), "init_ms": statistics.median(init),
+            "cold_boto3_ms": statistics.median(cold_client),
             "warm_ms": statistics.median(warm), "provisioned_first_ms": statistics.median(provisioned)}
 
 
@@ -177,6 +194,24 @@ def bench_scale_out(client, period: float) -> dict[str, float]:
     return {"decision_s": decided, "instances_serving_s": serving, "period_s": period}
 
 
+def bench_iam_overhead(client, session_client, calls: int = 50) -> dict[str, float]:
+    iam = client("iam")
+    role = f"bench-judged-{uuid.uuid4().hex[:6]}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess")
+    credentials = client("sts").assume_role(RoleArn=f"arn:aws:iam::123456789012:role/{role}",
+                                            RoleSessionName="bench")["Credentials"]
+    timings = {}
+    for label, sagemaker in (("admin", client("sagemaker")), ("judged", session_client("sagemaker", credentials))):
+        samples = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            sagemaker.describe_endpoint(EndpointName="bench")
+            samples.append((time.perf_counter() - started) * 1000)
+        timings[label] = statistics.median(samples)
+    return timings
+
+
 def bench_managed_policies() -> dict[str, float]:
     from moto.core.models import default_user_config
     from moto.iam.models import IAMBackend
@@ -201,13 +236,20 @@ def main() -> None:
             return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing",
                                 config=Config(retries={"total_max_attempts": 1}))
+        def session_client(service: str, credentials: dict):
+            return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
+                                aws_access_key_id=credentials["AccessKeyId"],
+                                aws_secret_access_key=credentials["SecretAccessKey"],
+                                aws_session_token=credentials["SessionToken"])
         lam = bench_lambda(client, args.samples)
         scale = bench_scale_out(client, period)
+        judged = bench_iam_overhead(client, session_client)
     policies = bench_managed_policies()
 
     print(f"machine: {machine()}")
     print(f"Lambda invoke (median of {args.samples} functions, client-observed):")
     print(f"  cold start      {lam['cold_ms']:8.1f} ms  (runtime Init Duration {lam['init_ms']:.1f} ms)")
+    print(f"  cold, boto3 client created at import {lam['cold_boto3_ms']:.1f} ms")
     print(f"  warm            {lam['warm_ms']:8.1f} ms")
     print(f"  provisioned 1st {lam['provisioned_first_ms']:8.1f} ms")
     print(f"  cold / warm = {lam['cold_ms'] / lam['warm_ms']:.1f}x; "
@@ -216,6 +258,8 @@ def main() -> None:
     print(f"  scaling activity after {scale['decision_s']:.1f} s "
           f"({scale['decision_s'] / period:.1f} periods; AWS needs 3 one-minute datapoints)")
     print(f"  new instances serving after {scale['instances_serving_s']:.1f} s")
+    print(f"DescribeEndpoint (median of 50): {judged['admin']:.1f} ms as administrator, {judged['judged']:.1f} ms "
+          f"judged by IAM with AmazonSageMakerFullAccess ({judged['judged'] / judged['admin']:.2f}x)")
     print(f"IAM backend creation (once per account): {policies['without']:.1f} ms without AWS managed policies, "
           f"{policies['with']:.0f} ms with them")
 
