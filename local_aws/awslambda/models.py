@@ -90,12 +90,6 @@ class LocalLambdaBackend(LambdaBackend):
         self._layers = LayerStorage()
         self._layers._layers = layers
 
-    @property
-    def _url_module(self) -> Any:  # moto derives the URL module from the class's module
-        from local_aws.awslambda import urls
-
-        return urls
-
     # -- invoke -------------------------------------------------------------------------------------------------
     def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
                response_headers: Any) -> bytes:
