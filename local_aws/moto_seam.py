@@ -1,14 +1,28 @@
 """Every moto internal local_aws depends on, in one place (written against moto 5.2.5).
 
 moto has no plugin interface, so the runtime extends it through a few internals: service backends are
-swapped for subclasses inside their ``BackendDict``; a subclass points ``_url_module`` at a module whose
-``url_paths`` name our response classes; the WSGI app is moto's ``DomainDispatcherApplication``; S3,
-CloudWatch Logs and CloudWatch are reached in process through their backend objects. A moto upgrade
-should only ever need this module re-checked.
+swapped for subclasses inside their ``BackendDict``; a subclass's ``_url_module`` (which moto derives from
+the class's module) is pointed at a module whose ``url_paths`` name our response classes; the WSGI app is
+moto's ``DomainDispatcherApplication``; S3, CloudWatch Logs and CloudWatch are reached in process through
+their backend objects. A moto upgrade should only ever need this module re-checked, plus the record
+attributes the SageMaker models read and write, which mirror botocore's shapes in snake case:
+
+* ``FakeTrainingJob``: ``training_job_name, arn, hyper_parameters, algorithm_specification,
+  input_data_config, output_data_config, resource_config, stopping_condition, training_job_status,
+  secondary_status, secondary_status_transitions, model_artifacts, failure_reason, final_metric_data_list,
+  creation_time, last_modified_time, training_start_time, training_end_time`` (DescribeTrainingJob is built
+  from the record's ``__dict__``, so added attributes such as ``environment`` or ``tuning_job_name`` appear
+  under their botocore names);
+* ``HyperParameterTuningJob``: ``hyper_parameter_tuning_job_name, arn, hyper_parameter_tuning_job_config,
+  training_job_definition, hyper_parameter_tuning_job_status, training_job_status_counters,
+  objective_status_counters, best_training_job, OverallBestTrainingJob, failure_reason, ...`` and ``describe()``;
+* ``FakeEndpoint`` / ``FakeEndpointConfig`` / ``Model``: ``endpoint_status, production_variants,
+  endpoint_config_name, failure_reason``; ``primary_container``, ``containers`` (via ``model_container``).
 """
 
 from __future__ import annotations
 
+import importlib
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +38,6 @@ from moto.logs.models import logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.models import s3_backends
 from moto.sagemaker import models as sagemaker_models
-from moto.sagemaker import urls as sagemaker_urls
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 from moto.sagemaker.responses import SageMakerResponse
 
@@ -54,6 +67,8 @@ __all__ = [
     "cloudwatch_backend",
     "sagemaker_backend",
     "response_url_module",
+    "model_container",
+    "utcnow",
 ]
 
 SageMakerModelBackend = sagemaker_models.SageMakerModelBackend
@@ -75,13 +90,22 @@ def response_url_module(moto_urls: types.ModuleType, response_class: type[BaseRe
     return module
 
 
-def sagemaker_url_module(response_class: type[BaseResponse]) -> types.ModuleType:
-    """The SageMaker URL module with every path answered by ``response_class``."""
-    return response_url_module(sagemaker_urls, response_class)
+_MOTO_PACKAGES = {"lambda": "awslambda"}  # moto's package where it is not the service's backend name
 
 
-def install_backend(service: str, backend_class: type[BaseBackend]) -> None:
-    """Make ``backend_class`` the class moto instantiates for ``service`` (before its first request)."""
+def install_backend(service: str, backend_class: type[BaseBackend],
+                    response_class: type[BaseResponse] | None = None, extra_url_paths: tuple[str, ...] = ()) -> None:
+    """Make ``backend_class`` the class moto instantiates for ``service`` (before its first request).
+
+    With ``response_class``, the service's URL paths are answered by it (it adds or changes operations), and so
+    are ``extra_url_paths`` (moto URL rules, ``{0}`` standing for the service's base URL) for operations moto has
+    no rule for. Without, the subclass keeps moto's URL module although it lives in another package.
+    """
+    moto_urls = importlib.import_module(f"moto.{_MOTO_PACKAGES.get(service, service)}.urls")
+    url_module = response_url_module(moto_urls, response_class) if response_class is not None else moto_urls
+    if extra_url_paths:
+        url_module.url_paths.update({path: response_class.dispatch for path in extra_url_paths})
+    backend_class._url_module = property(lambda self: url_module)
     backend_dict = get_backend(service)
     backend_dict.backend = backend_class
     for account_backends in backend_dict.values():
@@ -126,6 +150,14 @@ def cloudwatch_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
 
 def sagemaker_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
     return sagemaker_models.sagemaker_backends[account_id][region]
+
+
+def model_container(backend: Any, model_name: str) -> dict[str, Any] | None:
+    """The primary (or first) container of a SageMaker model record, None when the model does not exist."""
+    model = backend._models.get(model_name)
+    if model is None:
+        return None
+    return model.primary_container or (model.containers or [{}])[0]
 
 
 def bucket_objects(account_id: str, bucket: str, prefix: str) -> list[tuple[str, int]]:

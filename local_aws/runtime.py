@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from local_aws.processes import ProcessSupervisor
 from local_aws.sagemaker.endpoints import EndpointManager
@@ -14,6 +15,10 @@ from local_aws.sagemaker.tuning import Tuner
 
 def default_max_concurrent_jobs() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+class Component(Protocol):
+    def shutdown(self) -> None: ...
 
 
 @dataclass
@@ -37,12 +42,19 @@ class LocalRuntime:
         )
         self.tuning = Tuner(self.training)
         self.endpoints = EndpointManager(config.state_dir, self.supervisor)
+        self.components: dict[str, Component] = {}
+
+    def register(self, name: str, component: "Component") -> None:
+        """Keep a service's live part (e.g. Lambda workers, an autoscaler); it is shut down with the runtime."""
+        self.components[name] = component
 
     def set_endpoint_url(self, url: str) -> None:
         self.config.endpoint_url = url
         self.training.endpoint_url = url
 
     def shutdown(self) -> None:
+        for component in reversed(list(self.components.values())):
+            component.shutdown()
         self.tuning.shutdown()
         self.training.shutdown()
         self.endpoints.shutdown()

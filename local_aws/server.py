@@ -2,6 +2,11 @@
 
 ``LocalAWSServer`` runs in a thread (tests, embedding); ``ServerProcess`` runs ``python -m local_aws`` as a
 child process (for checks that need a separate process, e.g. that no child outlives it).
+
+Services that do more than moto plug in as extensions (``default_extensions``): each one's ``install`` runs
+before saved state is loaded (swap backend classes, add gateway routes or request filters, register runtime
+components), ``resume`` once the server is bound and its URL known (restart interrupted work), ``uninstall``
+when it stops.
 """
 
 from __future__ import annotations
@@ -14,22 +19,37 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from werkzeug.serving import make_server
 
 from local_aws import moto_seam
+from local_aws.applicationautoscaling.extension import AutoScalingExtension
+from local_aws.awslambda.extension import LambdaExtension
 from local_aws.gateway import Gateway
-from local_aws.operations import Operations
+from local_aws.iam.extension import IAMEnforcementExtension
 from local_aws.runtime import LocalRuntime, RuntimeConfig, default_max_concurrent_jobs
-from local_aws.sagemaker.models import LocalSageMakerBackend
-from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
-from local_aws.state import StateStore, fail_interrupted_jobs
+from local_aws.sagemaker.extension import SageMakerExtension
+from local_aws.state import StateStore
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LISTENING = "local_aws listening on"
+
+
+class ServiceExtension(Protocol):
+    def install(self, server: "LocalAWSServer") -> None: ...
+
+    def resume(self, server: "LocalAWSServer") -> None: ...
+
+    def uninstall(self, server: "LocalAWSServer") -> None: ...
+
+
+def default_extensions() -> list[ServiceExtension]:
+    """The services that do real work, in installation order."""
+    return [IAMEnforcementExtension(), SageMakerExtension(), LambdaExtension(), AutoScalingExtension()]
 
 
 class QuietRequestHandler(moto_seam.request_handler_class()):
@@ -47,8 +67,11 @@ class LocalAWSServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state_dir: str | os.PathLike | None = None,
                  max_concurrent_jobs: int | None = None, metric_period_seconds: float = 60.0,
-                 stop_grace_seconds: float = 10.0) -> None:
+                 stop_grace_seconds: float = 10.0, extensions: Sequence[ServiceExtension] | None = None,
+                 autosave_seconds: float = 300.0) -> None:
         self.host = host
+        self.extensions = list(extensions) if extensions is not None else default_extensions()
+        self.autosave_seconds = autosave_seconds
         self.port = port
         self._temporary_state = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="local_aws-")
         self.state_dir = Path(state_dir if state_dir is not None else self._temporary_state.name)
@@ -61,9 +84,9 @@ class LocalAWSServer:
         self.runtime: LocalRuntime | None = None
         self.gateway: Gateway | None = None
         self.state = StateStore(self.state_dir)
-        self.operations = Operations(metric_period_seconds)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     @property
     def endpoint_url(self) -> str:
@@ -74,45 +97,45 @@ class LocalAWSServer:
 
     def start(self) -> "LocalAWSServer":
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        moto_seam.install_backend("sagemaker", LocalSageMakerBackend)
         self.runtime = LocalRuntime(self.config)
-        LocalSageMakerBackend.runtime = self.runtime
-        self.operations.install()
-        self.state.load()
         self.gateway = Gateway(moto_seam.dispatcher_app())
-        InvokeEndpointHandler(self.runtime.endpoints).register(self.gateway)
+        for extension in self.extensions:
+            extension.install(self)
+        self.state.load()
         self._server = make_server(self.host, self.port, self.gateway, threaded=True,
                                    request_handler=QuietRequestHandler)
         self.runtime.set_endpoint_url(self.endpoint_url)
-        self.operations.start(self.gateway, self.endpoint_url, self.state_dir)
-        self._resume_sagemaker()
+        for extension in self.extensions:
+            extension.resume(self)
+        self._stopped.clear()
         self._thread = threading.Thread(target=self._server.serve_forever, name="local_aws-http", daemon=True)
         self._thread.start()
+        if self.autosave_seconds > 0:
+            threading.Thread(target=self._autosave, name="local_aws-autosave", daemon=True).start()
         log.info("%s %s (state in %s)", LISTENING, self.endpoint_url, self.state_dir)
         return self
 
-    def _resume_sagemaker(self) -> None:
-        for _, _, backend in moto_seam.backends_of("sagemaker"):
-            fail_interrupted_jobs(backend)
-            for endpoint in list(backend.endpoints.values()):
-                config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
-                if config is None or endpoint.endpoint_status == "Failed":
-                    continue
-                endpoint.endpoint_status = "Creating"
-                self.runtime.endpoints.deploy(backend, endpoint, config)
+    def _autosave(self) -> None:
+        """Save state now and then too, so that a crash (SIGKILL, power loss) loses minutes, not everything."""
+        while not self._stopped.wait(self.autosave_seconds):
+            try:
+                self.state.save()
+            except Exception as error:  # e.g. a record changing while it is pickled: the next round saves it
+                log.warning("periodic state save skipped: %s", error)
 
     def stop(self) -> None:
         if self._server is None:
             return
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
-        self.operations.stop()
         self.runtime.shutdown()
         try:
             self.state.save()
         except Exception:
             log.exception("could not save the runtime's state")
-        LocalSageMakerBackend.runtime = None
+        for extension in reversed(self.extensions):
+            extension.uninstall(self)
         self._server = None
         if self._temporary_state is not None:
             self._temporary_state.cleanup()

@@ -19,7 +19,7 @@ from local_aws import moto_seam
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("s3", "iam", "sts", "sagemaker", "logs", "cloudwatch", "applicationautoscaling")
+SERVICES = ("s3", "iam", "sts", "sagemaker", "logs", "cloudwatch", "applicationautoscaling", "lambda")
 STATE_FILE = "moto-state.pickle"
 INTERRUPTED = "InternalServerError: the local runtime stopped while this job was running"
 
@@ -31,15 +31,13 @@ class StateStore:
 
     def save(self) -> int:
         """Pickle every backend instance of the services; returns the number of bytes written."""
-        saved: list[tuple[str, str, str, Any]] = []
+        saved: list[tuple[str, str, str, bytes]] = []
         for service in self.services:
             for account_id, region, backend in moto_seam.backends_of(service):
                 try:
-                    pickle.dumps(backend)
+                    saved.append((service, account_id, region, pickle.dumps(backend)))
                 except Exception as error:  # one service that cannot be saved must not lose the others
                     log.warning("cannot save %s state (%s/%s): %s", service, account_id, region, error)
-                    continue
-                saved.append((service, account_id, region, backend))
         data = pickle.dumps(saved)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
@@ -49,18 +47,24 @@ class StateStore:
         log.info("saved state of %s backends (%s bytes) to %s", len(saved), len(data), self.path)
         return len(data)
 
-    def load(self) -> list[tuple[str, str, str, Any]]:
+    def load(self) -> int:
+        """Put saved backends back in place; returns how many were restored."""
         if not self.path.exists():
-            return []
+            return 0
         try:
             saved = pickle.loads(self.path.read_bytes())
         except Exception as error:
             log.error("ignoring unreadable state file %s: %s", self.path, error)
-            return []
-        for service, account_id, region, backend in saved:
-            moto_seam.restore_backend(service, account_id, region, backend)
-        log.info("restored state of %s backends from %s", len(saved), self.path)
-        return saved
+            return 0
+        restored = 0
+        for service, account_id, region, data in saved:
+            try:
+                moto_seam.restore_backend(service, account_id, region, pickle.loads(data))
+                restored += 1
+            except Exception as error:
+                log.error("cannot restore %s state (%s/%s): %s", service, account_id, region, error)
+        log.info("restored state of %s backends from %s", restored, self.path)
+        return restored
 
 
 def fail_interrupted_jobs(sagemaker_backend: Any) -> None:

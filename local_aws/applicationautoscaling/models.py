@@ -90,12 +90,6 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         self.__dict__.update(state)
         self.lock = threading.RLock()
 
-    @property
-    def _url_module(self) -> Any:  # moto derives the URL module from the class's module
-        from local_aws.applicationautoscaling import urls
-
-        return urls
-
     # -- targets ------------------------------------------------------------------------------------------------
     def register_scalable_target(self, namespace: str, r_id: str, dimension: str, min_capacity: int | None,
                                  max_capacity: int | None, role_arn: str, suspended_state: str) -> Any:

@@ -106,8 +106,14 @@ class ExecutionEnvironment:
         started = time.perf_counter()
         deadline = time.monotonic() + timeout
         self.invocations += 1
-        self._process.stdin.write((json.dumps(invocation) + "\n").encode("utf-8"))
-        self._process.stdin.flush()
+        try:
+            self._process.stdin.write((json.dumps(invocation) + "\n").encode("utf-8"))
+            self._process.stdin.flush()
+        except OSError:
+            self.kill()
+            outcome.error = {"errorType": "Runtime.ExitError",
+                             "errorMessage": f"RequestId: {invocation['request_id']} Error: Runtime exited without providing a reason"}
+            return outcome
         while True:
             frame = self._next_frame(deadline)
             if frame is None:

@@ -23,3 +23,21 @@ class ProvisionedConcurrencyConfigNotFoundException(LambdaClientError):
     def __init__(self) -> None:
         super().__init__("ProvisionedConcurrencyConfigNotFoundException",
                          "No Provisioned Concurrency Config found for this function")
+
+
+class InvalidRequestContentException(LambdaClientError):
+    """The Invoke payload is not JSON (HTTP 400)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("InvalidRequestContentException",
+                         f"Could not parse request body into json: Could not parse payload into json: {detail}")
+
+
+class RequestTooLargeException(LambdaClientError):
+    """The Invoke payload is over the synchronous limit (HTTP 413)."""
+
+    code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("RequestTooLargeException",
+                         f"Request must be smaller than {limit} bytes for the InvokeFunction operation")

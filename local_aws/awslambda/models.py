@@ -5,7 +5,9 @@
 provisioned-concurrency configurations and GetAccountSettings.
 """
 
+import json
 import logging
+import random
 import re
 import threading
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moto.awslambda.exceptions import InvalidParameterValueException
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, LayerStorage, lambda_backends
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
 from moto.sts.models import sts_backends
@@ -26,12 +28,22 @@ from local_aws.awslambda.concurrency import (
     ConcurrencyLimiter,
     Throttled,
 )
-from local_aws.awslambda.exceptions import ProvisionedConcurrencyConfigNotFoundException, TooManyRequestsException
+from local_aws.awslambda.exceptions import (
+    InvalidRequestContentException,
+    ProvisionedConcurrencyConfigNotFoundException,
+    RequestTooLargeException,
+    TooManyRequestsException,
+)
 from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
+from local_aws.iam.enforcement import judge
+from local_aws.iam.identities import role_session_identity
+from local_aws.iam.request_actions import JSON, RequestedAction
 
 logger = logging.getLogger(__name__)
 
 ASYNC_RETRY_SECONDS = 600.0
+MAX_SYNC_PAYLOAD_BYTES = 6291456
+MAX_ASYNC_PAYLOAD_BYTES = 262144
 _LOG_LOCK = threading.Lock()
 
 
@@ -50,12 +62,33 @@ class LocalLambdaBackend(LambdaBackend):
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
         self.limiter = ConcurrencyLimiter(DEFAULT_ACCOUNT_CONCURRENCY)
+        self.provisioned_requests: dict[tuple[str, str], int] = {}
 
-    @property
-    def _url_module(self) -> Any:  # moto derives the URL module from the class's module
-        from local_aws.awslambda import urls
+    def __getstate__(self) -> dict[str, Any]:
+        """moto's storages hold weak references and lambdas: save their contents, rebuild them on load."""
+        state = dict(self.__dict__)
+        del state["limiter"]
+        storage = state.pop("_lambdas")
+        state["_saved_functions"] = storage._functions
+        state["_saved_aliases"] = dict(storage._aliases)
+        state["_saved_layers"] = state.pop("_layers")._layers
+        return state
 
-        return urls
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        functions = state.pop("_saved_functions")
+        aliases = state.pop("_saved_aliases")
+        layers = state.pop("_saved_layers")
+        self.__dict__.update(state)
+        self.limiter = ConcurrencyLimiter(DEFAULT_ACCOUNT_CONCURRENCY)
+        self._lambdas = LambdaStorage(region_name=self.region_name, account_id=self.account_id)
+        self._lambdas._functions = functions
+        self._lambdas._aliases.update(aliases)
+        for group in functions.values():
+            for fn in [group["latest"], *group["versions"]]:
+                if fn is not None:
+                    self._lambdas._arns[fn.function_arn] = fn
+        self._layers = LayerStorage()
+        self._layers._layers = layers
 
     # -- invoke -------------------------------------------------------------------------------------------------
     def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
@@ -73,6 +106,8 @@ class LocalLambdaBackend(LambdaBackend):
         """Invoke as the Invoke API does; returns None for Event and DryRun invocations."""
         fn = self.get_function(function_name, qualifier)
         label = self._qualifier_label(function_name, qualifier)
+        fn = self._route_alias(fn, label)
+        _validate_payload(payload, invocation_type)
         if invocation_type == "DryRun":
             return None
         runtime = self._require_runtime()
@@ -115,6 +150,22 @@ class LocalLambdaBackend(LambdaBackend):
             logger.exception("Asynchronous invocation of %s failed", spec.function_name)
         finally:
             self.limiter.release(slot_key, reserved)
+
+    def _route_alias(self, fn: LambdaFunction, label: str) -> LambdaFunction:
+        """The version an alias with a routing configuration sends this invocation to (by its weights)."""
+        if label == "$LATEST" or label.isdigit():
+            return fn
+        try:
+            alias = self.get_alias(label, fn.function_name)
+        except Exception:
+            return fn
+        weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        draw = random.random()
+        for version, weight in weights.items():
+            if draw < float(weight):
+                return self.get_function(fn.function_name, str(version))
+            draw -= float(weight)
+        return fn
 
     def _qualifier_label(self, name_or_arn: str, qualifier: str | None) -> str:
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
@@ -192,6 +243,7 @@ class LocalLambdaBackend(LambdaBackend):
                 "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
                 "for function")
         pool = self._require_runtime().put_provisioned(self._spec(fn), qualifier, count)
+        self.provisioned_requests[(fn.function_name, qualifier)] = count
         return _provisioned_config(pool)
 
     def get_provisioned_concurrency_config(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
@@ -205,6 +257,7 @@ class LocalLambdaBackend(LambdaBackend):
         fn = self.get_function(self._base_name(function_name))
         if not self._require_runtime().delete_provisioned(self._scope, fn.function_name, qualifier or ""):
             raise ProvisionedConcurrencyConfigNotFoundException()
+        self.provisioned_requests.pop((fn.function_name, qualifier or ""), None)
 
     def list_provisioned_concurrency_configs(self, function_name: str) -> list[dict[str, Any]]:
         fn = self.get_function(self._base_name(function_name))
@@ -221,6 +274,32 @@ class LocalLambdaBackend(LambdaBackend):
         if self.runtime is not None and qualifier is None and ":" not in function_name.split(":function:")[-1]:
             for pool in self.runtime.list_provisioned(self._scope, fn.function_name):
                 self.runtime.delete_provisioned(self._scope, fn.function_name, pool.qualifier)
+                self.provisioned_requests.pop((fn.function_name, pool.qualifier), None)
+            self.runtime.retire(self.account_id, self.region_name, fn.function_name)
+
+    def update_function_code(self, function_name: str, qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        result = super().update_function_code(function_name, qualifier, body)
+        self._retire_latest(function_name)
+        return result
+
+    def update_function_configuration(self, function_name: str, qualifier: str,
+                                      body: dict[str, Any]) -> dict[str, Any] | None:
+        result = super().update_function_configuration(function_name, qualifier, body)
+        self._retire_latest(function_name)
+        return result
+
+    def _retire_latest(self, function_name: str) -> None:
+        if self.runtime is not None:
+            self.runtime.retire(self.account_id, self.region_name, self._base_name(function_name), "$LATEST")
+
+    def restore_provisioned_concurrency(self) -> None:
+        """Start the provisioned environments of configurations saved before a restart."""
+        for (function_name, qualifier), count in list(self.provisioned_requests.items()):
+            try:
+                self.put_provisioned_concurrency_config(function_name, qualifier, count)
+            except Exception:
+                logger.exception("Could not restore provisioned concurrency of %s:%s", function_name, qualifier)
+                self.provisioned_requests.pop((function_name, qualifier), None)
 
     @property
     def _scope(self) -> str:
@@ -232,10 +311,21 @@ class LocalLambdaBackend(LambdaBackend):
         return name_or_arn.split(":", 1)[0]
 
 
+def _validate_payload(payload: bytes, invocation_type: str) -> None:
+    limit = MAX_ASYNC_PAYLOAD_BYTES if invocation_type == "Event" else MAX_SYNC_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise RequestTooLargeException(limit)
+    if payload:
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise InvalidRequestContentException(str(exc)) from None
+
+
 def _provisioned_config(pool: ProvisionedPool) -> dict[str, Any]:
     config = {
         "RequestedProvisionedConcurrentExecutions": pool.requested,
-        "AvailableProvisionedConcurrentExecutions": len(pool.idle),
+        "AvailableProvisionedConcurrentExecutions": pool.allocated,
         "AllocatedProvisionedConcurrentExecutions": pool.allocated,
         "Status": pool.status,
         "LastModified": pool.last_modified,
@@ -265,10 +355,25 @@ def issue_role_credentials(spec: FunctionSpec) -> Credentials:
 
 
 def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[int, str]]) -> None:
-    """Put log events into ``/aws/lambda/<name>`` in moto's CloudWatch Logs backend."""
+    """Put log events into ``/aws/lambda/<name>`` in moto's CloudWatch Logs backend, as the execution role.
+
+    As in AWS, the events are dropped when the role may not create the log group (if missing) and stream and put
+    events in it: a function without logging rights runs but leaves no logs.
+    """
     logs = logs_backends[spec.account_id][spec.region]
     group_name = f"/aws/lambda/{spec.function_name}"
+    group_arn = f"arn:aws:logs:{spec.region}:{spec.account_id}:log-group:{group_name}"
+    stream_arn = f"{group_arn}:log-stream:{stream_name}"
+    identity = role_session_identity(spec.account_id, spec.role_arn, spec.function_name)
     with _LOG_LOCK:
+        needed = [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
+        if group_name not in logs.groups:
+            needed.insert(0, ("logs:CreateLogGroup", group_arn))
+        for action, resource in needed:
+            denial = judge(identity, RequestedAction(action, resource, JSON))
+            if denial is not None:
+                logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denial.message)
+                return
         logs.ensure_log_group(group_name)
         if stream_name not in logs.groups[group_name].streams:
             logs.create_log_stream(group_name, stream_name)
@@ -280,6 +385,9 @@ def start_lambda_runtime(state_dir: Path, endpoint_url: str, idle_seconds: float
     runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials, write_function_logs,
                             idle_seconds=idle_seconds)
     LocalLambdaBackend.runtime = runtime
+    for _, _, backend in list(lambda_backends.iter_backends()):
+        if isinstance(backend, LocalLambdaBackend):
+            backend.restore_provisioned_concurrency()
     return runtime
 
 

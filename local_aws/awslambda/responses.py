@@ -9,6 +9,12 @@ from moto.core.responses import TYPE_RESPONSE
 
 from local_aws.awslambda.models import LocalLambdaBackend
 
+# URL rules moto lacks: provisioned concurrency (Put/Get/Delete/List) and GetAccountSettings.
+EXTRA_URL_PATHS = (
+    r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/provisioned-concurrency/?$",
+    r"{0}/(?P<api_version>[^/]+)/account-settings/?$",
+)
+
 
 class LocalLambdaResponse(LambdaResponse):
     """Adds Invoke that runs the handler, provisioned concurrency and GetAccountSettings."""

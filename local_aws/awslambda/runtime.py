@@ -25,6 +25,8 @@ from local_aws.awslambda.package import PackageStore
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 4096
+MAX_RESPONSE_BYTES = 6291556
+MAX_IDLE_ENVIRONMENTS = 32
 INIT_TIMEOUT_SECONDS = 10.0
 CREDENTIAL_MARGIN_SECONDS = 120.0
 PROVISIONED_IN_PROGRESS = "IN_PROGRESS"
@@ -117,6 +119,7 @@ class LambdaRuntime:
         self._packages = PackageStore(self.state_dir / "code")
         self._lock = threading.Lock()
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
+        self._owners: dict[str, tuple[str, str, str, str]] = {}
         self._provisioned: dict[tuple[str, str, str], ProvisionedPool] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._closed = threading.Event()
@@ -157,6 +160,9 @@ class LambdaRuntime:
             self._write_logs(spec, stream_name, lines)
         except Exception:
             logger.exception("Could not write the logs of %s request %s", spec.function_name, request_id)
+        if outcome.error is None and len(outcome.payload.encode()) > MAX_RESPONSE_BYTES:
+            outcome.error = {"errorMessage": f"Response payload size exceeded maximum allowed payload size "
+                                             f"({MAX_RESPONSE_BYTES} bytes).", "errorType": "Function.ResponseSizeTooLarge"}
         if outcome.error is not None:
             body = json.dumps(outcome.error).encode()
             function_error = "Unhandled"
@@ -194,48 +200,75 @@ class LambdaRuntime:
     # -- environments -----------------------------------------------------------------------------------------
     def _acquire_environment(self, spec: FunctionSpec, qualifier: str):
         """Return (environment, provisioned pool or None, init log lines, init error or None)."""
-        with self._lock:
-            pool = self._provisioned.get(self._pool_key(spec, qualifier))
-            if pool is not None and pool.spec.fingerprint == spec.fingerprint:
-                while pool.idle:
-                    env = pool.idle.pop()
-                    if env.alive():
-                        pool.busy += 1
-                        return env, pool, [], None
-            idle = self._idle.get(spec.fingerprint, [])
-            while idle:
-                env = idle.pop()
-                if env.alive() and env.credentials_expire_at - time.time() > spec.timeout + CREDENTIAL_MARGIN_SECONDS:
-                    self._busy.add(env)
-                    return env, None, [], None
-                env.stop()
+        stale: list[ExecutionEnvironment] = []
+        try:
+            with self._lock:
+                pool = self._provisioned.get(self._pool_key(spec, qualifier))
+                if pool is not None and pool.spec.fingerprint == spec.fingerprint:
+                    while pool.idle:
+                        env = pool.idle.pop()
+                        if env.alive():
+                            pool.busy += 1
+                            return env, pool, [], None
+                idle = self._idle.get(spec.fingerprint, [])
+                while idle:
+                    env = idle.pop()
+                    if env.alive() and env.credentials_expire_at - time.time() > spec.timeout + CREDENTIAL_MARGIN_SECONDS:
+                        self._busy.add(env)
+                        return env, None, [], None
+                    stale.append(env)
+        finally:
+            for env in stale:
+                env.kill()
         try:
             env, init_lines = self._start_environment(spec, "on-demand")
         except EnvironmentStartError as exc:
             return None, None, exc.log_lines, exc.error
         with self._lock:
             self._busy.add(env)
+            self._owners[spec.fingerprint] = (spec.account_id, spec.region, spec.function_name, spec.version)
         return env, None, init_lines, None
 
     def _release_environment(self, spec: FunctionSpec, env: ExecutionEnvironment | None,
                              pool: ProvisionedPool | None) -> None:
         if env is None:
             return
+        evicted: list[ExecutionEnvironment] = []
         with self._lock:
             if pool is not None:
                 pool.busy -= 1
                 if env.alive() and not pool.cancelled:
                     pool.idle.append(env)
                     return
-                env.kill()
                 if not pool.cancelled:
                     threading.Thread(target=self._fill_pool, args=(pool,), daemon=True).start()
-                return
-            self._busy.discard(env)
-            if env.alive() and not self._closed.is_set():
-                self._idle.setdefault(spec.fingerprint, []).append(env)
-                return
-        env.kill()
+                evicted.append(env)
+            else:
+                self._busy.discard(env)
+                if env.alive() and not self._closed.is_set():
+                    self._idle.setdefault(spec.fingerprint, []).append(env)
+                    evicted.extend(self._over_capacity())
+                else:
+                    evicted.append(env)
+        for stale in evicted:
+            stale.kill()
+
+    def _over_capacity(self) -> list[ExecutionEnvironment]:
+        """Take the least recently used idle environments beyond MAX_IDLE_ENVIRONMENTS out of the pool."""
+        idle = sorted((env for envs in self._idle.values() for env in envs), key=lambda env: env.last_used)
+        surplus = idle[:max(0, len(idle) - MAX_IDLE_ENVIRONMENTS)]
+        for envs in self._idle.values():
+            envs[:] = [env for env in envs if env not in surplus]
+        return surplus
+
+    def retire(self, account_id: str, region: str, function_name: str, version: str | None = None) -> None:
+        """Stop the idle on-demand environments of a function (one version, or all) after its code or config changed."""
+        with self._lock:
+            fingerprints = [fingerprint for fingerprint, owner in self._owners.items()
+                            if owner[:3] == (account_id, region, function_name) and version in (None, owner[3])]
+            retired = [env for fingerprint in fingerprints for env in self._idle.pop(fingerprint, [])]
+        for env in retired:
+            env.stop()
 
     def _start_environment(self, spec: FunctionSpec, initialization_type: str) -> tuple[ExecutionEnvironment, list[str]]:
         task_root = self._packages.task_root(spec.code)

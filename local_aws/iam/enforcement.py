@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -22,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from local_aws.iam.identities import Identity, resolve_identity
 from local_aws.iam.policy_evaluation import PolicyDocument, access_denied_message, evaluate
-from local_aws.iam.request_actions import JSON, QUERY, S3, RequestedAction, requested_action
+from local_aws.iam.request_actions import JSON, QUERY, RPC_V2_CBOR, S3, RequestedAction, requested_action
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,15 @@ class Denial:
     message: str
 
 
-def judge(identity: Identity, requested: RequestedAction) -> Denial | None:
-    """None when ``identity`` may perform ``requested``; otherwise the denial with AWS's message."""
+def judge(identity: Identity, requested: RequestedAction, request_context: dict[str, Any] | None = None) -> Denial | None:
+    """None when ``identity`` may perform ``requested``; otherwise the denial with AWS's message.
+
+    ``request_context`` adds global condition keys of the request (``aws:SourceIp``, ``aws:RequestedRegion``...).
+    """
     resource_in_message = f'"{requested.resource}"' if requested.protocol == S3 else requested.resource
-    context = dict(identity.context)
+    now = datetime.now(timezone.utc)
+    context = {"aws:CurrentTime": now.isoformat(), "aws:EpochTime": int(now.timestamp()),
+               **identity.context, **(request_context or {})}
     identity_result = evaluate(_parsed(identity.policies), requested.action, requested.resource, context)
     if identity_result.explicit_deny or not identity_result.allowed:
         return Denial(requested, access_denied_message(identity.arn, requested.action, resource_in_message,
@@ -83,11 +89,35 @@ def access_denied_response(denial: Denial) -> Response:
         body = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
                 f"<Message>{escape(denial.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
         return Response(body, status=403, content_type="text/xml", headers={"x-amzn-RequestId": request_id})
+    if protocol == RPC_V2_CBOR:
+        body = _cbor_text_map({"__type": "AccessDeniedException", "message": denial.message})
+        return Response(body, status=400, content_type="application/cbor",
+                        headers={"smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": request_id})
     status = 403 if denial.requested.service == "lambda" else 400
     content_type = "application/x-amz-json-1.1" if protocol == JSON else "application/json"
     body = json.dumps({"__type": "AccessDeniedException", "Message": denial.message})
     return Response(body, status=status, content_type=content_type,
                     headers={"x-amzn-ErrorType": "AccessDeniedException", "x-amzn-RequestId": request_id})
+
+
+def _cbor_text_map(values: dict[str, str]) -> bytes:
+    """CBOR encoding of a small map of text to text (all an RPCv2-CBOR error body needs)."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        if length < 0x100:
+            return bytes([major << 5 | 24, length])
+        if length < 0x10000:
+            return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
+        return bytes([major << 5 | 26]) + length.to_bytes(4, "big")
+
+    encoded = head(5, len(values))
+    for key, value in values.items():
+        for text in (key, value):
+            data = text.encode("utf-8")
+            encoded += head(3, len(data)) + data
+    return encoded
 
 
 class IAMEnforcement:
@@ -104,7 +134,11 @@ class IAMEnforcement:
         )
         if requested is None:
             return None
-        denial = judge(identity, requested)
+        denial = judge(identity, requested, {
+            "aws:RequestedRegion": aws_request.region,
+            "aws:SourceIp": request.remote_addr,
+            "aws:SecureTransport": request.scheme == "https",
+        })
         if denial is None:
             return None
         logger.info("Denied %s on %s to %s", requested.action, requested.resource, identity.arn)

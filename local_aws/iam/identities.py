@@ -48,6 +48,28 @@ def resolve_identity(access_key_id: str | None, session_token: str | None = None
     return None
 
 
+def role_session_identity(account_id: str, role_arn: str, session_name: str) -> Identity:
+    """The identity of a session of ``role_arn`` named ``session_name`` (no session policy)."""
+    session = _Session(account_id, role_arn, session_name)
+    return _role_session_identity(session)
+
+
+@dataclass(frozen=True)
+class _Session:
+    account_id: str
+    role_arn: str
+    session_name: str
+    policy: Any = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{PARTITION}:sts::{self.account_id}:assumed-role/{self.role_arn.split('/')[-1]}/{self.session_name}"
+
+    @property
+    def user_id(self) -> str:
+        return self.session_name
+
+
 def _role_session_identity(session: Any) -> Identity:
     iam = iam_backends[session.account_id][PARTITION]
     role_name = session.role_arn.split("/")[-1]

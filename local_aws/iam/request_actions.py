@@ -2,7 +2,8 @@
 
 Covers the calls a pipeline's roles make: SageMaker (JSON, ``X-Amz-Target: SageMaker.<Op>``), SageMaker Runtime
 (``/endpoints/<name>/invocations``), S3 (REST: bucket and object ARNs), CloudWatch Logs (log group and log
-stream ARNs), Lambda Invoke, and any JSON or query-protocol call by its operation name on resource ``*``.
+stream ARNs), Lambda Invoke, and any JSON, RPCv2-CBOR (CloudWatch) or query-protocol call by its operation name
+on resource ``*``.
 Each request's ``protocol`` tells the caller how to shape an error for it.
 """
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, unquote
 JSON = "json"
 REST_JSON = "rest-json"
 QUERY = "query"
+RPC_V2_CBOR = "rpc-v2-cbor"
 S3 = "s3"
 
 # IAM's action prefix where it differs from the SigV4 signing name.
@@ -57,6 +59,7 @@ _S3_BUCKET_SUBRESOURCES = {
     ("POST", "delete"): "DeleteObject",
 }
 
+_RPC_V2_OPERATION = re.compile(r"^/service/[^/]+/operation/(?P<operation>[A-Za-z0-9]+)$")
 _LAMBDA_INVOKE = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/(?P<function>[^/]+)/invocations/?$")
 _SAGEMAKER_INVOKE = re.compile(r"^/endpoints/(?P<endpoint>[^/]+)/(?P<kind>invocations|async-invocations|invocations-response-stream)/?$")
 
@@ -108,10 +111,14 @@ def requested_action(service: str, method: str, path: str, query: str, headers, 
         else:
             resource = "*"
         return RequestedAction(f"{prefix}:{operation}", resource, JSON)
-    operation = _query_operation(query, headers, body)
+    rpc = _RPC_V2_OPERATION.match(path)
+    if rpc is not None:
+        return RequestedAction(f"{prefix}:{rpc['operation']}", "*", RPC_V2_CBOR)
+    params = _query_params(query, headers, body)
+    operation = params.get("Action")
     if operation is None or (service, operation) in _UNAUTHORIZED_OPERATIONS:
         return None
-    return RequestedAction(f"{prefix}:{operation}", "*", QUERY)
+    return RequestedAction(f"{prefix}:{operation}", _query_resource(service, params, account_id), QUERY)
 
 
 def _json_body(body: bytes) -> dict:
@@ -122,12 +129,25 @@ def _json_body(body: bytes) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _query_operation(query: str, headers, body: bytes) -> str | None:
+def _query_params(query: str, headers, body: bytes) -> dict[str, str]:
     params = parse_qs(query)
     if "Action" not in params and "x-www-form-urlencoded" in (headers.get("Content-Type") or ""):
         params = parse_qs(body.decode("utf-8", "replace"))
-    values = params.get("Action")
-    return values[0] if values else None
+    return {name: values[0] for name, values in params.items() if values}
+
+
+def _query_resource(service: str, params: dict[str, str], account_id: str) -> str:
+    """IAM and STS calls act on the role, user, group or policy they name (default path ``/`` assumed)."""
+    if service == "sts":
+        return params.get("RoleArn", "*")
+    if service != "iam":
+        return "*"
+    if "PolicyArn" in params and not any(key in params for key in ("RoleName", "UserName", "GroupName")):
+        return params["PolicyArn"]
+    for parameter, resource_type in (("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
+        if parameter in params:
+            return f"arn:aws:iam::{account_id}:{resource_type}/{params[parameter]}"
+    return "*"
 
 
 def _sagemaker_arn(resource_type: str, name: str, region: str, account_id: str) -> str:

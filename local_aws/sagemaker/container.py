@@ -5,7 +5,7 @@ job runner). Builds the training environment exactly as the SageMaker training t
 (``sagemaker_training.environment.Environment``: ``SM_*`` variables, hyperparameters as
 ``--name value`` arguments) and then replaces itself with the user's program, so the program's
 process is the host's process. The toolkit's DNS wait for ``algo-N`` is skipped: hosts are reached at
-the addresses in ``SM_HOST_ADDRESSES`` (all loopback), which also sets ``MASTER_ADDR``.
+the addresses in ``PAWFLOW_HOST_ADDRESSES`` (all loopback), which also sets ``MASTER_ADDR``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
     if not program or program == "None":
         sys.exit("AlgorithmError: hyperparameter sagemaker_program names no entry point")
     code_dir = environment.code_dir
-    addresses = json.loads(env.get("SM_HOST_ADDRESSES", "{}"))
+    addresses = json.loads(env.get("PAWFLOW_HOST_ADDRESSES", "{}"))
     env.setdefault("MASTER_ADDR", addresses.get(training_env.master_hostname, "127.0.0.1"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (code_dir, env.get("PYTHONPATH", "")) if p)
     command = program_command(code_dir, program, training_env.to_cmd_args())

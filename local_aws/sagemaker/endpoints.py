@@ -204,13 +204,10 @@ class EndpointManager:
         self.base_env["PYTHONUNBUFFERED"] = "1"
         self._lock = threading.Lock()
         self._live: dict[tuple[str, str, str], Deployment] = {}
-        self._threads: list[threading.Thread] = []
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def _background(self, name: str, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
     def deploy(self, backend: Any, endpoint: Any, config: Any) -> None:
         self._background(f"deploy-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, None)
@@ -260,10 +257,9 @@ class EndpointManager:
         pools: dict[str, VariantPool] = {}
         try:
             for variant in config.production_variants:
-                model = backend._models.get(variant["ModelName"])
-                if model is None:
+                container = moto_seam.model_container(backend, variant["ModelName"])
+                if container is None:
                     raise DeploymentFailed(f"Could not find model \"{variant['ModelName']}\".")
-                container = model.primary_container or (model.containers or [{}])[0]
                 model_dir = root / variant["VariantName"] / "model"
                 self._fetch_model(s3, container, model_dir)
                 environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}

@@ -28,12 +28,6 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
     runtime: ClassVar["LocalRuntime | None"] = None  # set by the server; moto backends are process-wide too
 
     @property
-    def _url_module(self) -> Any:  # moto derives it from the class's module; ours lives elsewhere
-        from local_aws.sagemaker.responses import URL_MODULE
-
-        return URL_MODULE
-
-    @property
     def live(self) -> "LocalRuntime":
         if self.runtime is None:
             raise RuntimeError("local_aws: the SageMaker backend is used without a running runtime")

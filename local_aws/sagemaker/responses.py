@@ -63,6 +63,3 @@ class LocalSageMakerResponse(moto_seam.SageMakerResponse):
         if start + max_results < len(summaries):
             result["NextToken"] = str(start + max_results)
         return ActionResult(result)
-
-
-URL_MODULE = moto_seam.sagemaker_url_module(LocalSageMakerResponse)

@@ -99,7 +99,7 @@ class TrainingJobRunner:
     """Runs one training job in a background thread and keeps moto's job record current."""
 
     def __init__(self, scheduler: "TrainingScheduler", job: Any, region: str, account_id: str,
-                 on_finished: Callable[[Any], None] | None = None) -> None:
+                 on_finished: Callable[[Any, list[str]], None] | None = None) -> None:
         self.scheduler = scheduler
         self.job = job
         self.region = region
@@ -154,7 +154,7 @@ class TrainingJobRunner:
             self.scheduler.release(self)
             if self.on_finished is not None:
                 try:
-                    self.on_finished(self.job)
+                    self.on_finished(self.job, self.lines())
                 except Exception:
                     log.exception("callback after training job %s failed", self.job.training_job_name)
 
@@ -294,7 +294,7 @@ class TrainingJobRunner:
         env.update(self.job.environment or {})
         env.update({
             "SAGEMAKER_BASE_DIR": str(base),
-            "SM_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
+            "PAWFLOW_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(master_port),
             "TRAINING_JOB_NAME": self.job.training_job_name,
@@ -331,6 +331,11 @@ class TrainingJobRunner:
                 pump.join(timeout=5)
             self.scheduler.supervisor.forget(host_process.process)
         return {hp.host: hp.process.returncode for hp in self.hosts}
+
+    def lines(self) -> list[str]:
+        """Every output line of every host so far."""
+        with self._log_lock:
+            return list(self.log_lines)
 
     def pump(self, stream: Any, writer: LogStreamWriter, tail: deque) -> None:
         for raw in stream:
@@ -394,9 +399,7 @@ class TrainingJobRunner:
 
     def report_metrics(self) -> None:
         definitions = self.job.algorithm_specification.get("MetricDefinitions") or []
-        with self._log_lock:
-            lines = list(self.log_lines)
-        metrics = final_metric_data(definitions, lines)
+        metrics = final_metric_data(definitions, self.lines())
         if metrics:
             self.job.final_metric_data_list = metrics
 
@@ -432,7 +435,9 @@ class TrainingScheduler:
         self._holding: set[int] = set()
         self.closing = False
 
-    def submit(self, job: Any, region: str, account_id: str, on_finished: Callable[[Any], None] | None = None) -> TrainingJobRunner:
+    def submit(self, job: Any, region: str, account_id: str,
+               on_finished: Callable[[Any, list[str]], None] | None = None) -> TrainingJobRunner:
+        """Run ``job``; ``on_finished(job, output_lines)`` is called once it has ended, whatever the outcome."""
         runner = TrainingJobRunner(self, job, region, account_id, on_finished)
         with self._lock:
             self._runners[(region, job.arn)] = runner
@@ -454,6 +459,12 @@ class TrainingScheduler:
             self._holding.discard(threading.get_ident())
         if holding:
             self._slots.release()
+
+    def output_lines(self, region: str, job_arn: str) -> list[str]:
+        """The output so far of a job that is running ([] once it has ended)."""
+        with self._lock:
+            runner = self._runners.get((region, job_arn))
+        return runner.lines() if runner is not None else []
 
     def stop(self, region: str, job_arn: str) -> bool:
         with self._lock:

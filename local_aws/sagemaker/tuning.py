@@ -6,6 +6,10 @@ categorical and integer ranges), at most ``MaxParallelTrainingJobs`` trials run 
 ``MaxNumberOfTrainingJobs`` are started. Each trial's objective is its training job's final value of the
 objective metric (read with the job's MetricDefinitions regex); failed trials count as failed and the
 search goes on. Describe reports the counters and the best training job as AWS does.
+
+``TrainingJobEarlyStoppingType: Auto`` applies SageMaker's median stopping rule: a running trial whose
+objective at step k (its k-th value in the log) is worse than the median of earlier trials' running averages
+over their first k values is stopped; it counts as Stopped and its last value is still its objective.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import math
 import queue
 import secrets
+import statistics
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +28,7 @@ import optuna
 
 from local_aws.moto_seam import utcnow
 from local_aws.sagemaker.exceptions import ValidationException
+from local_aws.sagemaker.metric_definitions import metric_values
 from local_aws.sagemaker.training import TrainingScheduler
 
 log = logging.getLogger(__name__)
@@ -136,6 +142,10 @@ class TuningRun:
         self.training_jobs: list[Any] = []
         self.finished: queue.Queue = queue.Queue()
         self.stop_requested = threading.Event()
+        self.early_stopping = config.get("TrainingJobEarlyStoppingType", "Off") == "Auto"
+        self.objective_regex = next(d["Regex"] for d in self.definition["AlgorithmSpecification"]["MetricDefinitions"]
+                                    if d["Name"] == self.objective["MetricName"])
+        self.curves: dict[str, list[float]] = {}
         self.thread = threading.Thread(target=self.run, name=f"tuning-{tuning_job.hyper_parameter_tuning_job_name}", daemon=True)
 
     # --- bookkeeping ----------------------------------------------------------------------------------
@@ -235,11 +245,14 @@ class TuningRun:
                     job = self.backend.training_jobs.get(name)
                     if job is not None and job.training_job_status == "InProgress":
                         self.backend.stop_training_job(name)
+            elif self.early_stopping:
+                self.stop_early(running)
             try:
-                finished = self.finished.get(timeout=0.2)
+                finished, lines = self.finished.get(timeout=0.2)
             except queue.Empty:
                 continue
             running.discard(finished.training_job_name)
+            self.curves[finished.training_job_name] = metric_values(self.objective_regex, lines)
             self.record(finished)
         self.refresh_counters()
         if self.stop_requested.is_set() and self.tuner.closing:
@@ -289,9 +302,32 @@ class TuningRun:
         self.trials[name] = (trial, tuned)
         self.training_jobs.append(training_job)
         self.refresh_counters()
-        self.tuner.training.submit(training_job, self.backend.region_name, self.backend.account_id, self.finished.put)
+        self.tuner.training.submit(training_job, self.backend.region_name, self.backend.account_id,
+                                   lambda job, lines: self.finished.put((job, lines)))
         log.info("tuning job %s: started %s with %s", self.job.hyper_parameter_tuning_job_name, name, tuned)
         return name
+
+    def worse_than_median(self, values: list[float]) -> bool:
+        """The median stopping rule, against the trials that have ended."""
+        step = len(values)
+        if step == 0:
+            return False
+        peers = [statistics.fmean(curve[:step]) for curve in self.curves.values() if len(curve) >= step]
+        if not peers:
+            return False
+        median = statistics.median(peers)
+        return values[-1] > median if self.objective["Type"] == "Minimize" else values[-1] < median
+
+    def stop_early(self, running: set[str]) -> None:
+        for name in running:
+            job = self.backend.training_jobs.get(name)
+            if job is None or job.training_job_status != "InProgress":
+                continue
+            values = metric_values(self.objective_regex, self.tuner.training.output_lines(self.backend.region_name, job.arn))
+            if self.worse_than_median(values):
+                log.info("tuning job %s: stopping %s early (objective %s at step %d)",
+                         self.job.hyper_parameter_tuning_job_name, name, values[-1], len(values))
+                self.backend.stop_training_job(name)
 
     def record(self, training_job: Any) -> None:
         trial, _ = self.trials[training_job.training_job_name]

@@ -199,3 +199,21 @@ def test_invocations_publish_variant_metrics(aws, endpoint, in_service):
     assert total("Invocation5XXErrors") == 0
     assert total("ModelLatency", "Maximum") > 0
     assert total("OverheadLatency", "SampleCount") == 4
+
+
+def test_an_update_whose_model_cannot_load_keeps_the_old_config_serving(aws, endpoint, in_service, bucket,
+                                                                       tar_gz_bytes, endpoint_config):
+    sagemaker = aws("sagemaker")
+    first = in_service(endpoint)
+    aws("s3").put_object(Bucket=bucket, Key="models/bad/model.tar.gz", Body=tar_gz_bytes({
+        "code/inference.py": b"def model_fn(model_dir):\n    raise RuntimeError('weights are corrupt')\n"}))
+    sagemaker.create_model(ModelName=f"bad-{bucket}", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+                           PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/bad/model.tar.gz"})
+
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint_config(f"bad-{bucket}"))
+    described = in_service(endpoint)
+
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == first["EndpointConfigName"]
+    assert "RuntimeError: weights are corrupt" in described["FailureReason"]
+    assert json.loads(invoke(aws, endpoint, b"[0]")["Body"].read())["predictions"] == [1.0]

@@ -181,3 +181,34 @@ def test_jobs_beyond_the_concurrency_limit_wait_in_starting(aws, training_reques
                 sagemaker.stop_training_job(TrainingJobName=name)
         for name in names:
             finished_job(name)
+
+
+def test_two_instance_job_forms_one_process_group(aws, training_request, finished_job, job_name):
+    sagemaker, logs = aws("sagemaker"), aws("logs")
+    sagemaker.create_training_job(**training_request(job_name, program="allreduce_train.py", instance_count=2))
+
+    job = finished_job(job_name)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    group = "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    lines = sorted(e["message"] for s in streams
+                   for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
+                   if "all_reduce" in e["message"])
+    assert lines == ["rank 0 of 2: all_reduce sum 3.0", "rank 1 of 2: all_reduce sum 3.0"]
+
+
+def test_manifest_file_channel_downloads_only_the_listed_objects(aws, training_request, finished_job, job_name, bucket):
+    sagemaker, s3, logs = aws("sagemaker"), aws("s3"), aws("logs")
+    s3.put_object(Bucket=bucket, Key="manifests/train.manifest",
+                  Body=json.dumps([{"prefix": f"s3://{bucket}/data/train/"}, "part-1.txt", "part-3.txt"]).encode())
+    request = training_request(job_name)
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(
+        S3DataType="ManifestFile", S3Uri=f"s3://{bucket}/manifests/train.manifest")
+    sagemaker.create_training_job(**request)
+    assert finished_job(job_name)["TrainingJobStatus"] == "Completed"
+
+    group = "/aws/sagemaker/TrainingJobs"
+    stream = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"][0]
+    messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]]
+    assert 'Host algo-1 of ["algo-1"] saw files: ["part-1.txt", "part-3.txt"]' in messages

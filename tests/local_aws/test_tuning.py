@@ -145,3 +145,25 @@ def test_listing_trials_of_a_missing_tuning_job_is_resource_not_found(aws):
     with pytest.raises(ClientError) as error:
         list_trials(aws, "no-such-tuning-job")
     assert error.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_auto_early_stopping_stops_trials_worse_than_the_median(aws, tuning_request, finished_tuning):
+    name = f"early-{uuid.uuid4().hex[:8]}"
+    request = tuning_request(name, strategy="Grid", max_jobs=3, parallel=1, program="epochs_train.py")
+    config = request["HyperParameterTuningJobConfig"]
+    config["TrainingJobEarlyStoppingType"] = "Auto"
+    config["HyperParameterTuningJobObjective"]["MetricName"] = "validation:loss"
+    config["ParameterRanges"] = {"CategoricalParameterRanges": [{"Name": "learning_rate", "Values": ["1.0", "9.0", "1.05"]}]}
+    request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "validation:loss", "Regex": r"Validation Loss: ([0-9\.]+)"}]
+    aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+
+    described = finished_tuning(name)
+    trials = {t["TunedHyperParameters"]["learning_rate"]: t for t in list_trials(aws, name)}
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert trials["1.0"]["TrainingJobStatus"] == "Completed"
+    assert trials["9.0"]["TrainingJobStatus"] == "Stopped"
+    assert trials["9.0"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] > 8
+    assert described["TrainingJobStatusCounters"]["Stopped"] >= 1
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"learning_rate": "1.0"}

@@ -181,3 +181,42 @@ def test_an_iam_users_access_keys_are_judged_by_the_users_policies(aws, endpoint
         f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: sagemaker:DeleteEndpoint "
         f"on resource: {endpoint_arn(endpoints[0])} because no identity-based policy allows the "
         f"sagemaker:DeleteEndpoint action")
+
+
+def test_conditions_on_global_keys_are_evaluated(aws, endpoints, session, lambda_role):
+    aws("iam").put_role_policy(RoleName=lambda_role, PolicyName="regional", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sagemaker:DescribeEndpoint", "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"},
+                                     "IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}],
+    }))
+    sagemaker = aws("sagemaker", session)
+
+    assert sagemaker.describe_endpoint(EndpointName=endpoints[0])["EndpointName"] == endpoints[0]
+    aws("iam").put_role_policy(RoleName=lambda_role, PolicyName="regional", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sagemaker:DescribeEndpoint", "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}],
+    }))
+    with pytest.raises(ClientError) as error:
+        sagemaker.describe_endpoint(EndpointName=endpoints[0])
+    assert error.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_cloudwatch_calls_in_rpc_v2_cbor_are_judged_and_denied_in_cbor(aws, session, lambda_role):
+    cloudwatch = aws("cloudwatch", session)
+    datum = [{"MetricName": "Requests", "Value": 1.0}]
+
+    with pytest.raises(ClientError) as error:
+        cloudwatch.put_metric_data(Namespace="Pawflow", MetricData=datum)
+    assert error.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert error.value.response["Error"]["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{lambda_role}/tester is not authorized to perform: "
+        f"cloudwatch:PutMetricData on resource: * because no identity-based policy allows the "
+        f"cloudwatch:PutMetricData action")
+
+    aws("iam").put_role_policy(RoleName=lambda_role, PolicyName="metrics", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}],
+    }))
+    cloudwatch.put_metric_data(Namespace="Pawflow", MetricData=datum)

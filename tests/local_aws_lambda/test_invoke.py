@@ -47,6 +47,16 @@ def lambda_handler(event, context):
     return {"release": "%s"}
 """
 
+EXITS = """
+import os
+
+
+def lambda_handler(event, context):
+    if event.get("exit"):
+        os._exit(3)
+    return {"alive": True}
+"""
+
 
 def invoke(aws, name: str, event: dict | None = None, **kwargs) -> dict:
     response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
@@ -164,3 +174,98 @@ def test_invoking_a_missing_function_is_resource_not_found(aws):
     with pytest.raises(ClientError) as error:
         aws("lambda").invoke(FunctionName="no-such-function", Payload=b"{}")
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_function_whose_role_may_not_write_logs_runs_but_leaves_none(aws, zip_package):
+    iam, lam = aws("iam"), aws("lambda")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="no-logging-rights", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    lam.create_function(FunctionName="silent", Runtime="python3.11", Role=role, Handler="lambda_function.lambda_handler",
+                        Code={"ZipFile": zip_package({"lambda_function.py": VERSIONED % "quiet"})})
+
+    response = invoke(aws, "silent")
+
+    assert response["Body"] == {"release": "quiet"}
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/silent")["logGroups"]
+    assert groups == []
+
+
+def test_a_payload_that_is_not_json_is_refused_before_the_function_runs(aws, create_function):
+    name = create_function({"lambda_function.py": VERSIONED % "never"})
+
+    with pytest.raises(ClientError) as error:
+        aws("lambda").invoke(FunctionName=name, Payload=b"not json")
+
+    assert error.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert error.value.response["Error"]["Message"].startswith(
+        "Could not parse request body into json: Could not parse payload into json: ")
+
+
+def test_new_code_gets_a_fresh_environment(aws, create_function, zip_package):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    client = aws("lambda")
+    assert invoke(aws, name)["Body"] == {"release": "one"}
+
+    client.update_function_code(FunctionName=name, ZipFile=zip_package({"lambda_function.py": VERSIONED % "two"}))
+    response = invoke(aws, name, LogType="Tail")
+
+    assert response["Body"] == {"release": "two"}
+    assert "Init Duration: " in base64.b64decode(response["LogResult"]).decode()
+
+
+def test_an_alias_with_a_routing_configuration_splits_traffic_between_versions(aws, create_function, zip_package):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    client = aws("lambda")
+    first = client.publish_version(FunctionName=name)["Version"]
+    client.update_function_code(FunctionName=name, ZipFile=zip_package({"lambda_function.py": VERSIONED % "two"}))
+    second = client.publish_version(FunctionName=name)["Version"]
+    client.create_alias(FunctionName=name, Name="canary", FunctionVersion=first,
+                        RoutingConfig={"AdditionalVersionWeights": {second: 0.5}})
+
+    executed = {invoke(aws, name, Qualifier="canary")["ExecutedVersion"] for _ in range(40)}
+
+    assert executed == {first, second}
+
+
+def test_a_qualified_arn_names_the_version_to_run(aws, create_function):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    version = aws("lambda").publish_version(FunctionName=name)["Version"]
+
+    response = invoke(aws, f"arn:aws:lambda:us-east-1:123456789012:function:{name}:{version}")
+
+    assert (response["Body"], response["ExecutedVersion"]) == ({"release": "one"}, version)
+
+
+def test_an_event_invocation_is_accepted_at_once_and_runs_in_the_background(aws, create_function, log_messages,
+                                                                              wait_until):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "later"})
+
+    response = aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b'{"async": true}')
+
+    assert response["StatusCode"] == 202
+    wait_until(lambda: log_messages(name) if aws("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] else [],
+        lambda messages: 'handling {"async": true}' in messages)
+
+
+def test_a_dry_run_checks_the_call_without_running_the_function(aws, create_function):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "never"})
+
+    response = aws("lambda").invoke(FunctionName=name, InvocationType="DryRun", Payload=b"{}")
+
+    assert response["StatusCode"] == 204
+    assert aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] == []
+
+
+def test_a_handler_that_exits_the_runtime_is_an_exit_error_and_the_next_call_starts_afresh(aws, create_function):
+    name = create_function({"lambda_function.py": EXITS})
+
+    crashed = invoke(aws, name, {"exit": True})
+    after = invoke(aws, name, LogType="Tail")
+
+    assert crashed["FunctionError"] == "Unhandled"
+    assert crashed["Body"]["errorType"] == "Runtime.ExitError"
+    assert crashed["Body"]["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+    assert after["Body"] == {"alive": True}
+    assert "Init Duration: " in base64.b64decode(after["LogResult"]).decode()

@@ -1,0 +1,37 @@
+"""How SageMaker plugs into the server: its backend class, the InvokeEndpoint route, resuming after a restart."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from local_aws import moto_seam
+from local_aws.sagemaker.models import LocalSageMakerBackend
+from local_aws.sagemaker.responses import LocalSageMakerResponse
+from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
+from local_aws.state import fail_interrupted_jobs
+
+if TYPE_CHECKING:
+    from local_aws.server import LocalAWSServer
+
+
+class SageMakerExtension:
+    """SageMaker and SageMaker Runtime doing real work."""
+
+    def install(self, server: "LocalAWSServer") -> None:
+        moto_seam.install_backend("sagemaker", LocalSageMakerBackend, LocalSageMakerResponse)
+        LocalSageMakerBackend.runtime = server.runtime
+        InvokeEndpointHandler(server.runtime.endpoints).register(server.gateway)
+
+    def resume(self, server: "LocalAWSServer") -> None:
+        """After a restart: interrupted jobs become Failed, endpoints that were serving start again."""
+        for _, _, backend in moto_seam.backends_of("sagemaker"):
+            fail_interrupted_jobs(backend)
+            for endpoint in list(backend.endpoints.values()):
+                config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+                if config is None or endpoint.endpoint_status == "Failed":
+                    continue
+                endpoint.endpoint_status = "Creating"
+                server.runtime.endpoints.deploy(backend, endpoint, config)
+
+    def uninstall(self, server: "LocalAWSServer") -> None:
+        LocalSageMakerBackend.runtime = None
