@@ -90,15 +90,21 @@ def response_url_module(moto_urls: types.ModuleType, response_class: type[BaseRe
     return module
 
 
+_MOTO_PACKAGES = {"lambda": "awslambda"}  # moto's package where it is not the service's backend name
+
+
 def install_backend(service: str, backend_class: type[BaseBackend],
-                    response_class: type[BaseResponse] | None = None) -> None:
+                    response_class: type[BaseResponse] | None = None, extra_url_paths: tuple[str, ...] = ()) -> None:
     """Make ``backend_class`` the class moto instantiates for ``service`` (before its first request).
 
-    With ``response_class``, the service's URL paths are answered by it (it adds or changes operations).
-    Without, the subclass keeps moto's URL module although it lives in another package.
+    With ``response_class``, the service's URL paths are answered by it (it adds or changes operations), and so
+    are ``extra_url_paths`` (moto URL rules, ``{0}`` standing for the service's base URL) for operations moto has
+    no rule for. Without, the subclass keeps moto's URL module although it lives in another package.
     """
-    moto_urls = importlib.import_module(f"moto.{service}.urls")
+    moto_urls = importlib.import_module(f"moto.{_MOTO_PACKAGES.get(service, service)}.urls")
     url_module = response_url_module(moto_urls, response_class) if response_class is not None else moto_urls
+    if extra_url_paths:
+        url_module.url_paths.update({path: response_class.dispatch for path in extra_url_paths})
     backend_class._url_module = property(lambda self: url_module)
     backend_dict = get_backend(service)
     backend_dict.backend = backend_class
@@ -116,6 +122,13 @@ def restore_backend(service: str, account_id: str, region: str, backend: BaseBac
     """Put a previously saved backend instance back in place."""
     account_backends = get_backend(service)[account_id]
     dict.__setitem__(account_backends, region, backend)
+
+
+def load_aws_managed_policies() -> None:
+    """Have IAM backends created from now on hold AWS managed policies (AmazonSageMakerFullAccess, ...)."""
+    from moto.core.models import default_user_config
+
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
 
 
 def dispatcher_app() -> DomainDispatcherApplication:

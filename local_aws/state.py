@@ -19,7 +19,7 @@ from local_aws import moto_seam
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("s3", "iam", "sts", "sagemaker", "logs", "cloudwatch", "applicationautoscaling")
+SERVICES = ("s3", "iam", "sts", "sagemaker", "logs", "cloudwatch", "applicationautoscaling", "lambda")
 STATE_FILE = "moto-state.pickle"
 INTERRUPTED = "InternalServerError: the local runtime stopped while this job was running"
 

@@ -1,0 +1,33 @@
+"""How Application Auto Scaling plugs into the server: its backend and responses, and the target-tracking loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from local_aws import moto_seam
+from local_aws.applicationautoscaling.controller import TargetTrackingController
+from local_aws.applicationautoscaling.models import LocalApplicationAutoscalingBackend
+from local_aws.applicationautoscaling.responses import LocalApplicationAutoScalingResponse
+
+if TYPE_CHECKING:
+    from local_aws.server import LocalAWSServer
+
+
+class AutoScalingExtension:
+    """Target-tracking policies that scale SageMaker variants, every ``--metric-period-seconds``."""
+
+    def __init__(self) -> None:
+        self.controller: TargetTrackingController | None = None
+
+    def install(self, server: "LocalAWSServer") -> None:
+        moto_seam.install_backend("applicationautoscaling", LocalApplicationAutoscalingBackend,
+                                  LocalApplicationAutoScalingResponse)
+
+    def resume(self, server: "LocalAWSServer") -> None:
+        self.controller = TargetTrackingController(server.config.metric_period_seconds)
+        self.controller.start()
+
+    def uninstall(self, server: "LocalAWSServer") -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None

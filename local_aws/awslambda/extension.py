@@ -1,0 +1,26 @@
+"""How Lambda plugs into the server: its backend and response classes, and the runtime that runs functions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from local_aws import moto_seam
+from local_aws.awslambda.models import LocalLambdaBackend, start_lambda_runtime, stop_lambda_runtime
+from local_aws.awslambda.responses import EXTRA_URL_PATHS, LocalLambdaResponse
+
+if TYPE_CHECKING:
+    from local_aws.server import LocalAWSServer
+
+
+class LambdaExtension:
+    """Lambda functions that really run, with reserved and provisioned concurrency acting."""
+
+    def install(self, server: "LocalAWSServer") -> None:
+        moto_seam.install_backend("lambda", LocalLambdaBackend, LocalLambdaResponse, EXTRA_URL_PATHS)
+
+    def resume(self, server: "LocalAWSServer") -> None:
+        """Start the runtime once the server's URL (the functions' AWS endpoint) is known."""
+        start_lambda_runtime(server.state_dir, server.endpoint_url)
+
+    def uninstall(self, server: "LocalAWSServer") -> None:
+        stop_lambda_runtime()
