@@ -1,0 +1,57 @@
+"""``python -m local_aws``: start the local AWS runtime and serve until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+from local_aws.runtime import default_max_concurrent_jobs
+from local_aws.server import LISTENING, LocalAWSServer
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "pawflow-local-aws"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws",
+        description="A docker-free local AWS: S3, IAM, STS, SageMaker (+ Runtime), Lambda, Application Auto Scaling, "
+                    "CloudWatch and CloudWatch Logs on one port, with SageMaker jobs and endpoints doing real work.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback unless you mean otherwise)")
+    parser.add_argument("--port", type=int, default=4566, help="port to listen on (0 picks a free one)")
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir(), help="where jobs, logs and saved state live")
+    parser.add_argument("--max-concurrent-jobs", type=int, default=default_max_concurrent_jobs(),
+                        help="training jobs running at once; the rest queue as InProgress")
+    parser.add_argument("--metric-period-seconds", type=float, default=60.0,
+                        help="CloudWatch period used when acting on metrics (AWS uses 60)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    if args.max_concurrent_jobs < 1:
+        parser.error("--max-concurrent-jobs must be at least 1")
+    if args.metric_period_seconds <= 0:
+        parser.error("--metric-period-seconds must be positive")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    server = LocalAWSServer(args.host, args.port, args.state_dir, args.max_concurrent_jobs, args.metric_period_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    print(f"{LISTENING} {server.endpoint_url} (state in {server.state_dir})", flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        print("local_aws stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""moto's Lambda backend, extended so that Invoke runs the handler and concurrency settings act.
+
+``LocalLambdaBackend`` keeps moto's bookkeeping (functions, versions, aliases, tags) and adds: Invoke through the
+``LambdaRuntime`` with the execution role's STS credentials, reserved concurrency enforced per account and region,
+provisioned-concurrency configurations and GetAccountSettings.
+"""
+
+import logging
+import re
+import threading
+import time
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
+from moto.sts.models import sts_backends
+from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
+
+from local_aws.awslambda.concurrency import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    MINIMUM_UNRESERVED_CONCURRENCY,
+    ConcurrencyLimiter,
+    Throttled,
+)
+from local_aws.awslambda.exceptions import ProvisionedConcurrencyConfigNotFoundException, TooManyRequestsException
+from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
+
+logger = logging.getLogger(__name__)
+
+ASYNC_RETRY_SECONDS = 600.0
+_LOG_LOCK = threading.Lock()
+
+
+class LambdaRuntimeNotStarted(InvalidParameterValueException):
+    """Invoke was called before the server attached a runtime."""
+
+    def __init__(self) -> None:
+        super().__init__("The local Lambda runtime is not running in this process.")
+
+
+class LocalLambdaBackend(LambdaBackend):
+    """LambdaBackend whose functions really run."""
+
+    runtime: LambdaRuntime | None = None
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.limiter = ConcurrencyLimiter(DEFAULT_ACCOUNT_CONCURRENCY)
+
+    @property
+    def _url_module(self) -> Any:  # moto derives the URL module from the class's module
+        from local_aws.awslambda import urls
+
+        return urls
+
+    # -- invoke -------------------------------------------------------------------------------------------------
+    def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
+               response_headers: Any) -> bytes:
+        """Kept for moto's own callers (event sources): runs the function synchronously, returns its payload."""
+        payload = body.encode() if isinstance(body, str) else (body or b"")
+        result = self.invoke_function(function_name, qualifier, payload, "RequestResponse")
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        response_headers["x-amz-log-result"] = result.log_tail
+        return result.payload
+
+    def invoke_function(self, function_name: str, qualifier: str | None, payload: bytes, invocation_type: str,
+                        client_context: str | None = None) -> InvokeResult | None:
+        """Invoke as the Invoke API does; returns None for Event and DryRun invocations."""
+        fn = self.get_function(function_name, qualifier)
+        label = self._qualifier_label(function_name, qualifier)
+        if invocation_type == "DryRun":
+            return None
+        runtime = self._require_runtime()
+        spec = self._spec(fn)
+        invoked_arn = fn.function_arn.split(":function:")[0] + f":function:{fn.function_name}"
+        if label != "$LATEST" or qualifier:
+            invoked_arn += f":{label}"
+        reserved = self._reserved(fn.function_name)
+        slot_key = fn.function_name
+        if invocation_type == "Event":
+            threading.Thread(target=self._invoke_event, args=(runtime, spec, payload, label, invoked_arn, slot_key),
+                             name=f"lambda-event-{fn.function_name}", daemon=True).start()
+            return None
+        try:
+            self.limiter.acquire(slot_key, reserved, self._total_reserved())
+        except Throttled as exc:
+            raise TooManyRequestsException(exc.reason) from None
+        try:
+            return runtime.invoke(spec, payload, label, invoked_arn, client_context)
+        finally:
+            self.limiter.release(slot_key, reserved)
+
+    def _invoke_event(self, runtime: LambdaRuntime, spec: FunctionSpec, payload: bytes, label: str,
+                      invoked_arn: str, slot_key: str) -> None:
+        deadline = time.monotonic() + ASYNC_RETRY_SECONDS
+        while True:
+            reserved = self._reserved(spec.function_name)
+            try:
+                self.limiter.acquire(slot_key, reserved, self._total_reserved())
+                break
+            except Throttled:
+                if time.monotonic() > deadline:
+                    logger.warning("Dropped an asynchronous invocation of %s: throttled for %.0f s",
+                                   spec.function_name, ASYNC_RETRY_SECONDS)
+                    return
+                time.sleep(0.2)
+        try:
+            runtime.invoke(spec, payload, label, invoked_arn)
+        except Exception:
+            logger.exception("Asynchronous invocation of %s failed", spec.function_name)
+        finally:
+            self.limiter.release(slot_key, reserved)
+
+    def _qualifier_label(self, name_or_arn: str, qualifier: str | None) -> str:
+        if re.match(ARN_PARTITION_REGEX, name_or_arn):
+            _, _, in_name = self._lambdas.split_function_arn(name_or_arn)
+        elif ":" in name_or_arn:
+            in_name = name_or_arn.split(":", 1)[1]
+        else:
+            in_name = None
+        return in_name or qualifier or "$LATEST"
+
+    def _spec(self, fn: LambdaFunction) -> FunctionSpec:
+        return FunctionSpec(
+            account_id=self.account_id, region=self.region_name, function_name=fn.function_name,
+            version=str(fn.version), function_arn=fn.function_arn, handler=fn.handler or "",
+            runtime=fn.run_time or "python3.11", role_arn=fn.role, code=fn.code_bytes or b"",
+            environment=dict(fn.environment_vars or {}), memory_size=int(fn.memory_size),
+            timeout=int(fn.timeout),
+        )
+
+    def _require_runtime(self) -> LambdaRuntime:
+        if self.runtime is None:
+            raise LambdaRuntimeNotStarted()
+        return self.runtime
+
+    # -- reserved concurrency and account settings ------------------------------------------------------------
+    def _reserved(self, function_name: str) -> int | None:
+        value = self.get_function(function_name).reserved_concurrency
+        return None if value is None else int(value)
+
+    def _total_reserved(self, excluding: str | None = None) -> int:
+        return sum(int(fn.reserved_concurrency) for fn in self._lambdas.latest()
+                   if fn.reserved_concurrency is not None and fn.function_name != excluding)
+
+    def put_function_concurrency(self, function_name: str, reserved_concurrency: str) -> str:
+        fn = self.get_function(function_name)
+        unreserved = self.limiter.account_limit - self._total_reserved(excluding=fn.function_name) - int(reserved_concurrency)
+        if unreserved < MINIMUM_UNRESERVED_CONCURRENCY:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{MINIMUM_UNRESERVED_CONCURRENCY}].")
+        fn.reserved_concurrency = int(reserved_concurrency)
+        return fn.reserved_concurrency
+
+    def get_account_settings(self) -> dict[str, Any]:
+        functions = list(self._lambdas.latest())
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": self.limiter.account_limit,
+                "UnreservedConcurrentExecutions": self.limiter.account_limit - self._total_reserved(),
+            },
+            "AccountUsage": {
+                "TotalCodeSize": sum(int(fn.code_size or 0) for fn in self._lambdas.all()),
+                "FunctionCount": len(functions),
+            },
+        }
+
+    # -- provisioned concurrency --------------------------------------------------------------------------------
+    def put_provisioned_concurrency_config(self, function_name: str, qualifier: str | None,
+                                           count: int) -> dict[str, Any]:
+        if not qualifier or qualifier == "$LATEST":
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        fn = self.get_function(function_name, qualifier)
+        if str(fn.version) == "$LATEST":
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        reserved = self._reserved(fn.function_name)
+        others = sum(pool.requested for pool in self._require_runtime().list_provisioned(self._scope, fn.function_name)
+                     if pool.qualifier != qualifier)
+        if reserved is not None and count + others > reserved:
+            raise InvalidParameterValueException(
+                "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                "for function")
+        pool = self._require_runtime().put_provisioned(self._spec(fn), qualifier, count)
+        return _provisioned_config(pool)
+
+    def get_provisioned_concurrency_config(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
+        fn = self.get_function(self._base_name(function_name))
+        pool = self._require_runtime().get_provisioned(self._scope, fn.function_name, qualifier or "")
+        if pool is None:
+            raise ProvisionedConcurrencyConfigNotFoundException()
+        return _provisioned_config(pool)
+
+    def delete_provisioned_concurrency_config(self, function_name: str, qualifier: str | None) -> None:
+        fn = self.get_function(self._base_name(function_name))
+        if not self._require_runtime().delete_provisioned(self._scope, fn.function_name, qualifier or ""):
+            raise ProvisionedConcurrencyConfigNotFoundException()
+
+    def list_provisioned_concurrency_configs(self, function_name: str) -> list[dict[str, Any]]:
+        fn = self.get_function(self._base_name(function_name))
+        configs = []
+        for pool in self._require_runtime().list_provisioned(self._scope, fn.function_name):
+            config = _provisioned_config(pool)
+            config["FunctionArn"] = f"{fn.function_arn}:{pool.qualifier}"
+            configs.append(config)
+        return configs
+
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        fn = self.get_function(function_name, qualifier)
+        super().delete_function(function_name, qualifier)
+        if self.runtime is not None and qualifier is None and ":" not in function_name.split(":function:")[-1]:
+            for pool in self.runtime.list_provisioned(self._scope, fn.function_name):
+                self.runtime.delete_provisioned(self._scope, fn.function_name, pool.qualifier)
+
+    @property
+    def _scope(self) -> str:
+        return f"{self.account_id}:{self.region_name}"
+
+    def _base_name(self, name_or_arn: str) -> str:
+        if re.match(ARN_PARTITION_REGEX, name_or_arn):
+            return self._lambdas.split_function_arn(name_or_arn)[1]
+        return name_or_arn.split(":", 1)[0]
+
+
+def _provisioned_config(pool: ProvisionedPool) -> dict[str, Any]:
+    config = {
+        "RequestedProvisionedConcurrentExecutions": pool.requested,
+        "AvailableProvisionedConcurrentExecutions": len(pool.idle),
+        "AllocatedProvisionedConcurrentExecutions": pool.allocated,
+        "Status": pool.status,
+        "LastModified": pool.last_modified,
+    }
+    if pool.status_reason:
+        config["StatusReason"] = pool.status_reason
+    return config
+
+
+def issue_role_credentials(spec: FunctionSpec) -> Credentials:
+    """AssumeRole the function's execution role through moto's STS, with the function name as session name."""
+    partition = get_partition(spec.region)
+    try:
+        role = iam_backends[spec.account_id][partition].get_role_by_arn(spec.role_arn)
+        duration = int(role.max_session_duration or 3600)
+    except Exception:
+        duration = 3600
+    assumed = sts_backends[spec.account_id][partition].assume_role(
+        region_name=spec.region, role_session_name=spec.function_name, role_arn=spec.role_arn,
+        policy=None, duration=duration, external_id=None,
+    )
+    expiration = assumed.expiration
+    if expiration.tzinfo is None:
+        expiration = expiration.replace(tzinfo=timezone.utc)
+    return Credentials(assumed.access_key_id, assumed.secret_access_key, assumed.session_token,
+                       expiration.timestamp())
+
+
+def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[int, str]]) -> None:
+    """Put log events into ``/aws/lambda/<name>`` in moto's CloudWatch Logs backend."""
+    logs = logs_backends[spec.account_id][spec.region]
+    group_name = f"/aws/lambda/{spec.function_name}"
+    with _LOG_LOCK:
+        logs.ensure_log_group(group_name)
+        if stream_name not in logs.groups[group_name].streams:
+            logs.create_log_stream(group_name, stream_name)
+        logs.put_log_events(group_name, stream_name, [{"timestamp": ts, "message": text} for ts, text in lines])
+
+
+def start_lambda_runtime(state_dir: Path, endpoint_url: str, idle_seconds: float = 600.0) -> LambdaRuntime:
+    """Create the process's Lambda runtime and attach it to the backend class (call once at server start)."""
+    runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials, write_function_logs,
+                            idle_seconds=idle_seconds)
+    LocalLambdaBackend.runtime = runtime
+    return runtime
+
+
+def stop_lambda_runtime() -> None:
+    """Stop every execution environment and detach the runtime."""
+    runtime, LocalLambdaBackend.runtime = LocalLambdaBackend.runtime, None
+    if runtime is not None:
+        runtime.shutdown()
+

@@ -1,0 +1,63 @@
+"""Lambda API responses: moto's, with Invoke answered from a real run and the operations moto lacks added."""
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from moto.awslambda.responses import LambdaResponse
+from moto.core.responses import TYPE_RESPONSE
+
+from local_aws.awslambda.models import LocalLambdaBackend
+
+
+class LocalLambdaResponse(LambdaResponse):
+    """Adds Invoke that runs the handler, provisioned concurrency and GetAccountSettings."""
+
+    @property
+    def backend(self) -> LocalLambdaBackend:
+        return super().backend
+
+    def invoke(self) -> TYPE_RESPONSE:
+        function_name = unquote(self.path.rsplit("/", 2)[-2])
+        qualifier = self.querystring.get("Qualifier", [None])[0]
+        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+        result = self.backend.invoke_function(function_name, qualifier, body, invocation_type,
+                                              self.headers.get("X-Amz-Client-Context"))
+        if invocation_type == "Event":
+            return 202, {"status": 202}, ""
+        if invocation_type == "DryRun":
+            return 204, {"status": 204}, ""
+        headers: dict[str, Any] = {"content-type": "application/json", "X-Amz-Executed-Version": result.executed_version,
+                                   "x-amzn-RequestId": result.request_id}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        if self.headers.get("X-Amz-Log-Type") == "Tail":
+            headers["X-Amz-Log-Result"] = result.log_tail
+        return 200, headers, result.payload
+
+    def put_provisioned_concurrency_config(self) -> TYPE_RESPONSE:
+        config = self.backend.put_provisioned_concurrency_config(
+            self._function_name_from_path(), self.querystring.get("Qualifier", [None])[0],
+            int(self.json_body["ProvisionedConcurrentExecutions"]))
+        return 202, {"status": 202, "content-type": "application/json"}, json.dumps(config)
+
+    def get_provisioned_concurrency_config(self) -> TYPE_RESPONSE:
+        config = self.backend.get_provisioned_concurrency_config(
+            self._function_name_from_path(), self.querystring.get("Qualifier", [None])[0])
+        return 200, {"content-type": "application/json"}, json.dumps(config)
+
+    def delete_provisioned_concurrency_config(self) -> TYPE_RESPONSE:
+        self.backend.delete_provisioned_concurrency_config(
+            self._function_name_from_path(), self.querystring.get("Qualifier", [None])[0])
+        return 204, {"status": 204}, ""
+
+    def list_provisioned_concurrency_configs(self) -> TYPE_RESPONSE:
+        configs = self.backend.list_provisioned_concurrency_configs(self._function_name_from_path())
+        return 200, {"content-type": "application/json"}, json.dumps({"ProvisionedConcurrencyConfigs": configs})
+
+    def get_account_settings(self) -> TYPE_RESPONSE:
+        return 200, {"content-type": "application/json"}, json.dumps(self.backend.get_account_settings())
+
+    def _function_name_from_path(self) -> str:
+        return unquote(self.path.split("?")[0].rstrip("/").rsplit("/", 2)[-2])

@@ -1,0 +1,1 @@
+"""CloudWatch metrics published by the runtime's endpoints."""

@@ -1,0 +1,103 @@
+"""The runtime's WSGI app: a few routes of our own in front of moto's dispatcher.
+
+Each request's service is read from its SigV4 credential scope. A route (service, method, path rule)
+answers with our code; request filters see every request first (and may answer it, e.g. to deny it);
+everything else goes to moto's ``DomainDispatcherApplication`` unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger(__name__)
+
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+
+Handler = Callable[..., Response]
+RequestFilter = Callable[["AWSRequest"], "Response | None"]
+
+
+@dataclass
+class AWSRequest:
+    """A request with what the runtime needs to know about its signer."""
+
+    request: Request
+    service: str | None
+    region: str
+    access_key_id: str | None
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, Any]) -> "AWSRequest":
+        match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if match:
+            return cls(Request(environ), match.group(4).lower(), match.group(3), match.group(1))
+        return cls(Request(environ), None, "us-east-1", None)
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> Response:
+    """An AWS JSON-protocol error (restJson/json services: SageMaker Runtime, Lambda, ...)."""
+    body = {"__type": code, "message": message, **extra}
+    response = Response(json.dumps(body), status=status, content_type="application/x-amz-json-1.1")
+    response.headers["x-amzn-ErrorType"] = code
+    return response
+
+
+class Gateway:
+    """The WSGI entry point: our routes and filters first, moto for the rest."""
+
+    def __init__(self, fallback: Callable[[dict[str, Any], Any], Any]) -> None:
+        self.fallback = fallback
+        self._maps: dict[str, Map] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._filters: list[RequestFilter] = []
+
+    def add_route(self, service: str, methods: list[str], rule: str, handler: Handler) -> None:
+        """Answer ``rule`` (a werkzeug rule, e.g. ``/endpoints/<name>/invocations``) for ``service``.
+
+        The handler is called as ``handler(aws_request, **rule_arguments)`` and returns a Response.
+        """
+        endpoint = f"{service}:{len(self._handlers)}"
+        self._maps.setdefault(service, Map(strict_slashes=False)).add(Rule(rule, methods=methods, endpoint=endpoint))
+        self._handlers[endpoint] = handler
+
+    def add_filter(self, request_filter: RequestFilter) -> None:
+        """Run ``request_filter`` on every request before routing; a Response it returns is the answer."""
+        self._filters.append(request_filter)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        aws_request = AWSRequest.from_environ(environ)
+        if self._filters:
+            body = aws_request.request.get_data(cache=True)
+            environ["wsgi.input"] = io.BytesIO(body)
+            for request_filter in self._filters:
+                answer = request_filter(aws_request)
+                if answer is not None:
+                    return answer(environ, start_response)
+            environ["wsgi.input"] = io.BytesIO(body)
+        route_map = self._maps.get(aws_request.service or "")
+        if route_map is not None:
+            adapter = route_map.bind_to_environ(environ)
+            try:
+                endpoint, arguments = adapter.match()
+            except (NotFound, MethodNotAllowed):
+                pass
+            except HTTPException as error:
+                return error(environ, start_response)
+            else:
+                try:
+                    response = self._handlers[endpoint](aws_request, **arguments)
+                except Exception as error:
+                    log.exception("handler for %s failed", environ.get("PATH_INFO"))
+                    response = json_error(500, "InternalFailure", f"{type(error).__name__}: {error}")
+                return response(environ, start_response)
+        return self.fallback(environ, start_response)

@@ -1,0 +1,1 @@
+"""CloudWatch Logs as written by the runtime's jobs and endpoints."""

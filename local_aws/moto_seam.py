@@ -1,0 +1,179 @@
+"""Every moto internal local_aws depends on, in one place (written against moto 5.2.5).
+
+moto has no plugin interface, so the runtime extends it through a few internals: service backends are
+swapped for subclasses inside their ``BackendDict``; a subclass points ``_url_module`` at a module whose
+``url_paths`` name our response classes; the WSGI app is moto's ``DomainDispatcherApplication``; S3,
+CloudWatch Logs and CloudWatch are reached in process through their backend objects. A moto upgrade
+should only ever need this module re-checked.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import moto
+from moto.backends import get_backend
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict, BaseBackend
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
+from moto.logs.models import logs_backends
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.s3.models import s3_backends
+from moto.sagemaker import models as sagemaker_models
+from moto.sagemaker import urls as sagemaker_urls
+from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
+from moto.sagemaker.responses import SageMakerResponse
+
+MOTO_VERSION = moto.__version__
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+
+# Names re-exported for the service packages: they subclass or raise these.
+__all__ = [
+    "ACCOUNT_ID",
+    "ActionResult",
+    "BaseResponse",
+    "EmptyResult",
+    "SageMakerModelBackend",
+    "SageMakerResponse",
+    "SageMakerValidationError",
+    "ServiceException",
+    "FakeEndpoint",
+    "FakeTrainingJob",
+    "HyperParameterTuningJob",
+    "arn_formatter",
+    "dispatcher_app",
+    "install_backend",
+    "backends_of",
+    "restore_backend",
+    "s3_backend",
+    "logs_backend",
+    "cloudwatch_backend",
+    "sagemaker_backend",
+    "response_url_module",
+]
+
+SageMakerModelBackend = sagemaker_models.SageMakerModelBackend
+FakeTrainingJob = sagemaker_models.FakeTrainingJob
+FakeEndpoint = sagemaker_models.FakeEndpoint
+HyperParameterTuningJob = sagemaker_models.HyperParameterTuningJob
+arn_formatter = sagemaker_models.arn_formatter
+
+
+def response_url_module(moto_urls: types.ModuleType, response_class: type[BaseResponse]) -> types.ModuleType:
+    """A stand-in for a moto ``urls`` module that routes the service's paths to ``response_class``.
+
+    moto derives a backend's URL module from the backend class's module name; a subclass living in
+    local_aws returns this from ``_url_module`` instead.
+    """
+    module = types.ModuleType(f"local_aws_urls_{moto_urls.__name__}")
+    module.url_bases = moto_urls.url_bases
+    module.url_paths = {path: response_class.dispatch for path in moto_urls.url_paths}
+    return module
+
+
+def sagemaker_url_module(response_class: type[BaseResponse]) -> types.ModuleType:
+    """The SageMaker URL module with every path answered by ``response_class``."""
+    return response_url_module(sagemaker_urls, response_class)
+
+
+def install_backend(service: str, backend_class: type[BaseBackend]) -> None:
+    """Make ``backend_class`` the class moto instantiates for ``service`` (before its first request)."""
+    backend_dict = get_backend(service)
+    backend_dict.backend = backend_class
+    for account_backends in backend_dict.values():
+        account_backends.backend = backend_class
+
+
+def backends_of(service: str) -> Iterator[tuple[str, str, BaseBackend]]:
+    """(account, region, backend) for every backend instance of ``service`` created so far."""
+    backend_dict: BackendDict = get_backend(service)
+    yield from list(backend_dict.iter_backends())
+
+
+def restore_backend(service: str, account_id: str, region: str, backend: BaseBackend) -> None:
+    """Put a previously saved backend instance back in place."""
+    account_backends = get_backend(service)[account_id]
+    dict.__setitem__(account_backends, region, backend)
+
+
+def load_aws_managed_policies() -> None:
+    """Have IAM backends created from now on hold AWS managed policies (AmazonSageMakerFullAccess, ...)."""
+    from moto.core.models import default_user_config
+
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+
+
+def dispatcher_app() -> DomainDispatcherApplication:
+    """moto's WSGI app that routes every request to the service named in its signature or host."""
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def s3_backend(account_id: str = ACCOUNT_ID) -> Any:
+    return s3_backends[account_id]["aws"]
+
+
+def logs_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
+    return logs_backends[account_id][region]
+
+
+def cloudwatch_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
+    return cloudwatch_backends[account_id][region]
+
+
+def sagemaker_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
+    return sagemaker_models.sagemaker_backends[account_id][region]
+
+
+def bucket_objects(account_id: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
+    """(key, size) of the latest version of every object under ``prefix``, sorted by key."""
+    backend = s3_backend(account_id)
+    found = backend.get_bucket(bucket)
+    return sorted(
+        (key.name, key.size) for name, key in found.keys.items() if name.startswith(prefix)
+    )
+
+
+def read_object(account_id: str, bucket: str, key: str) -> bytes:
+    obj = s3_backend(account_id).get_object(bucket, key)
+    if obj is None:
+        raise KeyError(f"s3://{bucket}/{key}")
+    return obj.value
+
+
+def write_object(account_id: str, bucket: str, key: str, body: bytes) -> None:
+    s3_backend(account_id).put_object(bucket, key, body)
+
+
+def put_log_events(region: str, group: str, stream: str, events: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
+    """Append events (``{"timestamp": ms, "message": str}``) to a stream, creating group and stream."""
+    backend = logs_backend(region, account_id)
+    if group not in backend.groups:
+        backend.create_log_group(group, tags={})
+    log_group = backend.groups[group]
+    if stream not in log_group.streams:
+        backend.create_log_stream(group, stream)
+    if events:
+        backend.put_log_events(group, stream, events)
+
+
+def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
+    """Record CloudWatch data points, in the shape PutMetricData's request takes."""
+    cloudwatch_backend(region, account_id).put_metric_data(namespace, metric_data)
+
+
+def request_handler_class() -> type:
+    """moto's werkzeug request handler (keeps S3 metadata headers with underscores)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler
+
+
+def utcnow() -> Any:
+    """Now, as moto stores times (naive UTC): records compare and filter against each other."""
+    from moto.core.utils import utcnow as moto_utcnow
+
+    return moto_utcnow()

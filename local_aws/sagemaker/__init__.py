@@ -1,0 +1,1 @@
+"""SageMaker: moto's bookkeeping plus real training jobs, tuning jobs and endpoints."""

@@ -1,0 +1,388 @@
+"""Endpoints that really serve: serving worker processes per variant, routing, metrics.
+
+``EndpointManager.deploy`` fetches each variant's ``ModelDataUrl``, unpacks it and starts
+``CurrentInstanceCount`` serving workers (``local_aws.sagemaker.serving_worker``); the endpoint turns
+InService only once every worker has loaded the model, Failed (with the loader's error) otherwise.
+``update`` brings the new config up beside the old one and swaps when it is ready, so no request is
+dropped; ``scale`` adds or ends workers; ``invoke`` picks a variant by weight (or TargetVariant), the
+least busy worker of it, and publishes the variant's CloudWatch metrics for every call.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import itertools
+import logging
+import os
+import random
+import secrets
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local_aws import moto_seam
+from local_aws.logs.streams import LogStreamWriter
+from local_aws.moto_seam import utcnow
+from local_aws.processes import ProcessSupervisor
+from local_aws.s3.objects import S3Objects
+from local_aws.sagemaker.serving_worker import LOAD_FAILED, MODEL_LATENCY_HEADER, READY
+from local_aws.sagemaker.training import REPO_ROOT, decode_hyperparameter
+
+log = logging.getLogger(__name__)
+
+WORKER_START_TIMEOUT = 300.0
+INVOCATION_TIMEOUT = 60.0
+NAMESPACE = "AWS/SageMaker"
+
+
+
+class DeploymentFailed(Exception):
+    """A variant could not be brought up; the message is the endpoint's FailureReason."""
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    instance_id: str
+    port: int = 0
+    in_flight: int = 0
+    ready: threading.Event = field(default_factory=threading.Event)
+    failure: str = ""
+
+
+@dataclass
+class InvocationResult:
+    status: int
+    body: bytes
+    content_type: str
+    variant: str
+    model_latency_us: int
+
+
+class VariantPool:
+    """The serving workers of one production variant."""
+
+    def __init__(self, manager: "EndpointManager", endpoint_name: str, region: str, account_id: str,
+                 variant: dict[str, Any], model_dir: Path, environment: dict[str, str]) -> None:
+        self.manager = manager
+        self.endpoint_name = endpoint_name
+        self.region = region
+        self.account_id = account_id
+        self.name = variant["VariantName"]
+        self.weight = float(variant.get("InitialVariantWeight", 1.0))
+        self.model_dir = model_dir
+        self.environment = environment
+        self.workers: list[Worker] = []
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
+
+    def start_workers(self, count: int) -> None:
+        """Start ``count`` more workers and wait until each has loaded the model."""
+        new = [self._spawn() for _ in range(count)]
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        for worker in new:
+            worker.ready.wait(timeout=max(0.0, deadline - time.monotonic()))
+        failed = [w for w in new if w.port == 0]
+        if failed:
+            for worker in new:
+                self.manager.supervisor.terminate(worker.process, grace_seconds=2.0)
+            detail = failed[0].failure or "the model server did not start in time"
+            raise DeploymentFailed(
+                f"The primary container for production variant {self.name} did not pass the ping health check. "
+                f"Please check CloudWatch logs for this endpoint. Model load error: {detail}"
+            )
+        with self._lock:
+            self.workers.extend(new)
+
+    def _spawn(self) -> Worker:
+        env = dict(self.manager.base_env)
+        env.update(self.environment)
+        env.setdefault("SAGEMAKER_PROGRAM", "inference.py")
+        process = self.manager.supervisor.spawn(
+            [sys.executable, "-m", "local_aws.sagemaker.serving_worker", str(self.model_dir)],
+            env=env, cwd=str(self.model_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        )
+        worker = Worker(process, f"i-{secrets.token_hex(8)}")
+        writer = LogStreamWriter(self.region, f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+                                 f"{self.name}/{worker.instance_id}", self.account_id)
+        threading.Thread(target=self._pump, args=(worker, process.stdout, writer, True), daemon=True).start()
+        threading.Thread(target=self._pump, args=(worker, process.stderr, writer, False), daemon=True).start()
+        return worker
+
+    @staticmethod
+    def _pump(worker: Worker, stream: Any, writer: LogStreamWriter, watch: bool) -> None:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if watch and line.startswith(READY):
+                worker.port = int(line.split()[1])
+                worker.ready.set()
+                continue
+            if watch and line.startswith(LOAD_FAILED):
+                worker.failure = line[len(LOAD_FAILED):].strip()
+                worker.ready.set()
+            try:
+                writer.write(line)
+            except Exception:
+                log.exception("could not write an endpoint log line")
+        worker.ready.set()  # the process ended: whoever waits for it must not wait any longer
+
+    def stop_workers(self, count: int | None = None) -> None:
+        with self._lock:
+            ending = self.workers if count is None else self.workers[len(self.workers) - count:]
+            self.workers = self.workers[: len(self.workers) - len(ending)]
+        for worker in ending:
+            self._drain(worker)
+            self.manager.supervisor.terminate(worker.process, grace_seconds=2.0)
+
+    @staticmethod
+    def _drain(worker: Worker, timeout: float = INVOCATION_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while worker.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @property
+    def instance_count(self) -> int:
+        with self._lock:
+            return len(self.workers)
+
+    def acquire(self) -> Worker:
+        with self._lock:
+            live = [w for w in self.workers if w.process.poll() is None]
+            if not live:
+                raise RuntimeError(f"variant {self.name} has no running instance")
+            start = next(self._turn) % len(live)
+            rotated = live[start:] + live[:start]
+            worker = min(rotated, key=lambda w: w.in_flight)
+            worker.in_flight += 1
+            return worker
+
+    def release(self, worker: Worker) -> None:
+        with self._lock:
+            worker.in_flight -= 1
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> InvocationResult:
+        worker = self.acquire()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=INVOCATION_TIMEOUT)
+            headers = {"Content-Type": content_type or "application/octet-stream"}
+            if accept:
+                headers["Accept"] = accept
+            connection.request("POST", "/invocations", body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            connection.close()
+            return InvocationResult(response.status, payload, response.getheader("Content-Type", "application/octet-stream"),
+                                    self.name, int(response.getheader(MODEL_LATENCY_HEADER, "0")))
+        finally:
+            self.release(worker)
+
+
+@dataclass
+class Deployment:
+    config_name: str
+    pools: dict[str, VariantPool]
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.stop_workers()
+
+
+class EndpointManager:
+    """Serving workers of every endpoint, and the invocations routed to them."""
+
+    def __init__(self, state_dir: Path, supervisor: ProcessSupervisor) -> None:
+        self.endpoints_dir = Path(state_dir) / "sagemaker" / "endpoints"
+        self.supervisor = supervisor
+        self.base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+        self.base_env["PYTHONPATH"] = str(REPO_ROOT)
+        self.base_env["PYTHONUNBUFFERED"] = "1"
+        self._lock = threading.Lock()
+        self._live: dict[tuple[str, str, str], Deployment] = {}
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def _background(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def deploy(self, backend: Any, endpoint: Any, config: Any) -> None:
+        self._background(f"deploy-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, None)
+
+    def update(self, backend: Any, endpoint: Any, config: Any) -> None:
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
+        with self._lock:
+            previous = self._live.get(key)
+        self._background(f"update-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, previous)
+
+    def _deploy(self, backend: Any, endpoint: Any, config: Any, previous: Deployment | None) -> None:
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
+        try:
+            deployment = self._bring_up(backend, endpoint, config)
+        except Exception as error:
+            reason = str(error) if isinstance(error, DeploymentFailed) else f"{type(error).__name__}: {error}"
+            log.warning("endpoint %s failed: %s", endpoint.endpoint_name, reason)
+            endpoint.failure_reason = reason
+            endpoint.last_modified_time = utcnow()
+            endpoint.endpoint_status = "InService" if previous is not None else "Failed"
+            return
+        with self._lock:
+            if backend.endpoints.get(endpoint.endpoint_name) is not endpoint:
+                deployment.stop()  # deleted while it was starting
+                return
+            self._live[key] = deployment
+        endpoint.endpoint_config_name = config.endpoint_config_name
+        endpoint.production_variants = [
+            {
+                "VariantName": pool.name,
+                "CurrentWeight": pool.weight,
+                "DesiredWeight": pool.weight,
+                "CurrentInstanceCount": pool.instance_count,
+                "DesiredInstanceCount": pool.instance_count,
+            }
+            for pool in deployment.pools.values()
+        ]
+        endpoint.failure_reason = None
+        endpoint.last_modified_time = utcnow()
+        endpoint.endpoint_status = "InService"
+        if previous is not None:
+            previous.stop()
+
+    def _bring_up(self, backend: Any, endpoint: Any, config: Any) -> Deployment:
+        s3 = S3Objects(backend.account_id)
+        root = self.endpoints_dir / endpoint.endpoint_name / f"{config.endpoint_config_name}-{secrets.token_hex(4)}"
+        pools: dict[str, VariantPool] = {}
+        try:
+            for variant in config.production_variants:
+                model = backend._models.get(variant["ModelName"])
+                if model is None:
+                    raise DeploymentFailed(f"Could not find model \"{variant['ModelName']}\".")
+                container = model.primary_container or (model.containers or [{}])[0]
+                model_dir = root / variant["VariantName"] / "model"
+                self._fetch_model(s3, container, model_dir)
+                environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
+                pool = VariantPool(self, endpoint.endpoint_name, backend.region_name, backend.account_id,
+                                   variant, model_dir, environment)
+                pools[pool.name] = pool
+                pool.start_workers(int(variant.get("InitialInstanceCount", 1)))
+        except BaseException:
+            for pool in pools.values():
+                pool.stop_workers()
+            raise
+        return Deployment(config.endpoint_config_name, pools)
+
+    @staticmethod
+    def _fetch_model(s3: S3Objects, container: dict[str, Any], model_dir: Path) -> None:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        url = container.get("ModelDataUrl")
+        if not url:
+            raise DeploymentFailed("local_aws serves models from ModelDataUrl (a model.tar.gz in S3): "
+                                   "container images cannot run without Docker")
+        try:
+            archive = s3.read_uri(url)
+        except (FileNotFoundError, ValueError) as error:
+            raise DeploymentFailed(f"Failed to download model data from {url}: {error}") from error
+        _extract(archive, model_dir, url)
+        source = decode_hyperparameter((container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY"))
+        if isinstance(source, str) and source.startswith("s3://"):
+            _extract(s3.read_uri(source), model_dir / "code", source)
+
+    def scale(self, backend: Any, endpoint: Any, counts: dict[str, int]) -> None:
+        self._background(f"scale-{endpoint.endpoint_name}", self._scale, backend, endpoint, counts)
+
+    def _scale(self, backend: Any, endpoint: Any, counts: dict[str, int]) -> None:
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
+        with self._lock:
+            deployment = self._live.get(key)
+        try:
+            for name, desired in counts.items():
+                pool = deployment.pools[name]
+                change = int(desired) - pool.instance_count
+                if change > 0:
+                    pool.start_workers(change)
+                elif change < 0:
+                    pool.stop_workers(-change)
+            endpoint.failure_reason = None
+        except Exception as error:
+            endpoint.failure_reason = str(error)
+        for variant in endpoint.production_variants:
+            pool = deployment.pools.get(variant["VariantName"]) if deployment else None
+            if pool is not None:
+                variant["CurrentInstanceCount"] = pool.instance_count
+        endpoint.last_modified_time = utcnow()
+        endpoint.endpoint_status = "InService"
+
+    def remove(self, backend: Any, endpoint: Any) -> None:
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
+        with self._lock:
+            deployment = self._live.pop(key, None)
+        if deployment is not None:
+            self._background(f"delete-{endpoint.endpoint_name}", deployment.stop)
+
+    def instance_counts(self, account_id: str, region: str, endpoint_name: str) -> dict[str, int]:
+        with self._lock:
+            deployment = self._live.get((account_id, region, endpoint_name))
+        return {name: pool.instance_count for name, pool in deployment.pools.items()} if deployment else {}
+
+    def shutdown(self) -> None:
+        with self._lock:
+            deployments = list(self._live.values())
+            self._live.clear()
+        for deployment in deployments:
+            deployment.stop()
+
+    # --- invocations --------------------------------------------------------------------------------
+    def deployment(self, account_id: str, region: str, endpoint_name: str) -> Deployment | None:
+        with self._lock:
+            return self._live.get((account_id, region, endpoint_name))
+
+    def invoke(self, deployment: Deployment, endpoint_name: str, region: str, account_id: str, body: bytes,
+               content_type: str | None, accept: str | None, target_variant: str | None) -> InvocationResult:
+        if target_variant:
+            pool = deployment.pools[target_variant]
+        else:
+            pools = list(deployment.pools.values())
+            pool = random.choices(pools, weights=[max(p.weight, 0.0) or 1e-9 for p in pools])[0]
+        started = time.perf_counter()
+        result = pool.invoke(body, content_type, accept)
+        total_us = int((time.perf_counter() - started) * 1e6)
+        self.publish_metrics(region, account_id, endpoint_name, pool, result, total_us)
+        return result
+
+    @staticmethod
+    def publish_metrics(region: str, account_id: str, endpoint_name: str, pool: VariantPool,
+                        result: InvocationResult, total_us: int) -> None:
+        dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": pool.name}]
+        now = utcnow()
+        instances = max(1, pool.instance_count)
+
+        def datum(name: str, value: float, unit: str) -> dict[str, Any]:
+            return {"MetricName": name, "Value": value, "Unit": unit, "Dimensions": dimensions, "Timestamp": now}
+
+        data = [
+            datum("Invocations", 1.0, "None"),
+            datum("InvocationsPerInstance", 1.0 / instances, "None"),
+            datum("Invocation4XXErrors", 1.0 if 400 <= result.status < 500 else 0.0, "None"),
+            datum("Invocation5XXErrors", 1.0 if result.status >= 500 else 0.0, "None"),
+            datum("ModelLatency", float(result.model_latency_us), "Microseconds"),
+            datum("OverheadLatency", float(max(0, total_us - result.model_latency_us)), "Microseconds"),
+        ]
+        try:
+            moto_seam.put_metric_data(region, NAMESPACE, data, account_id)
+        except Exception:
+            log.exception("could not publish metrics for endpoint %s", endpoint_name)
+
+
+def _extract(archive: bytes, target: Path, source: str) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+            tar.extractall(target, filter="data")
+    except tarfile.TarError as error:
+        raise DeploymentFailed(f"{source} is not a tar.gz archive: {error}") from error

@@ -1,0 +1,355 @@
+"""Hyperparameter tuning jobs that really search: each trial is a real training job.
+
+``Tuner.start`` runs a ``TuningRun`` in a background thread: optuna proposes hyperparameters over the
+job's ``ParameterRanges`` (Bayesian: TPE; Random: random sampling; Grid: every combination of the
+categorical and integer ranges), at most ``MaxParallelTrainingJobs`` trials run at once and at most
+``MaxNumberOfTrainingJobs`` are started. Each trial's objective is its training job's final value of the
+objective metric (read with the job's MetricDefinitions regex); failed trials count as failed and the
+search goes on. Describe reports the counters and the best training job as AWS does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import queue
+import secrets
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import optuna
+
+from local_aws.moto_seam import utcnow
+from local_aws.sagemaker.exceptions import ValidationException
+from local_aws.sagemaker.training import TrainingScheduler
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("Bayesian", "Random", "Grid")
+_SCALINGS = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
+
+
+
+def validate_tuning_request(config: dict[str, Any], definition: dict[str, Any] | None) -> None:
+    strategy = config.get("Strategy", "Bayesian")
+    if strategy not in STRATEGIES:
+        raise ValidationException(f"Strategy {strategy} is not supported locally; use one of {', '.join(STRATEGIES)}.")
+    if definition is None:
+        raise ValidationException("TrainingJobDefinition is required (TrainingJobDefinitions is not supported locally).")
+    objective = config.get("HyperParameterTuningJobObjective")
+    if not objective:
+        raise ValidationException("HyperParameterTuningJobObjective is required.")
+    names = [d["Name"] for d in definition.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []]
+    if objective["MetricName"] not in names:
+        raise ValidationException(
+            f"The objective metric [{objective['MetricName']}] is not defined in the algorithm's MetricDefinitions."
+        )
+    ranges = config.get("ParameterRanges") or {}
+    for kind in ("ContinuousParameterRanges", "IntegerParameterRanges"):
+        for item in ranges.get(kind, []):
+            low, high = float(item["MinValue"]), float(item["MaxValue"])
+            if low > high:
+                raise ValidationException(f"MinValue of hyperparameter {item['Name']} must not exceed its MaxValue.")
+            scaling = item.get("ScalingType", "Auto")
+            if scaling not in _SCALINGS:
+                raise ValidationException(f"ScalingType {scaling} of hyperparameter {item['Name']} is not valid.")
+            if scaling == "Logarithmic" and low <= 0:
+                raise ValidationException(f"Logarithmic scaling of hyperparameter {item['Name']} needs MinValue > 0.")
+            if scaling == "ReverseLogarithmic" and not (0 <= low and high < 1):
+                raise ValidationException(f"ReverseLogarithmic scaling of hyperparameter {item['Name']} needs 0 <= values < 1.")
+    if strategy == "Grid" and ranges.get("ContinuousParameterRanges"):
+        raise ValidationException("Grid search supports only categorical and integer parameter ranges.")
+    if strategy != "Grid" and not (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs"):
+        raise ValidationException("ResourceLimits.MaxNumberOfTrainingJobs is required for this strategy.")
+
+
+class SearchSpace:
+    """ParameterRanges as optuna suggestions, and back to the string hyperparameters SageMaker passes."""
+
+    def __init__(self, ranges: dict[str, Any]) -> None:
+        self.continuous = ranges.get("ContinuousParameterRanges", [])
+        self.integer = ranges.get("IntegerParameterRanges", [])
+        self.categorical = ranges.get("CategoricalParameterRanges", [])
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for item in self.continuous:
+            low, high = float(item["MinValue"]), float(item["MaxValue"])
+            scaling = item.get("ScalingType", "Auto")
+            if scaling == "Logarithmic":
+                value = trial.suggest_float(item["Name"], low, high, log=True)
+            elif scaling == "ReverseLogarithmic":
+                value = 1.0 - trial.suggest_float(item["Name"] + ":1-x", 1.0 - high, 1.0 - low, log=True)
+            else:
+                value = trial.suggest_float(item["Name"], low, high)
+            values[item["Name"]] = repr(float(value))
+        for item in self.integer:
+            low, high = int(item["MinValue"]), int(item["MaxValue"])
+            log_scale = item.get("ScalingType") == "Logarithmic" and low > 0
+            values[item["Name"]] = str(trial.suggest_int(item["Name"], low, high, log=log_scale))
+        for item in self.categorical:
+            values[item["Name"]] = str(trial.suggest_categorical(item["Name"], list(item["Values"])))
+        return values
+
+    def grid(self) -> dict[str, list[Any]]:
+        grid: dict[str, list[Any]] = {item["Name"]: list(item["Values"]) for item in self.categorical}
+        for item in self.integer:
+            grid[item["Name"]] = list(range(int(item["MinValue"]), int(item["MaxValue"]) + 1))
+        return grid
+
+
+class TuningRun:
+    """One tuning job's search loop, in a background thread."""
+
+    def __init__(self, tuner: "Tuner", backend: Any, tuning_job: Any) -> None:
+        self.tuner = tuner
+        self.backend = backend
+        self.job = tuning_job
+        config = tuning_job.hyper_parameter_tuning_job_config
+        self.definition = tuning_job.training_job_definition
+        self.objective = config["HyperParameterTuningJobObjective"]
+        self.space = SearchSpace(config.get("ParameterRanges") or {})
+        limits = config.get("ResourceLimits") or {}
+        strategy = config.get("Strategy", "Bayesian")
+        self.grid_points: Iterator[dict[str, str]] | None = None
+        if strategy == "Grid":
+            # Every combination, in order; no sampler is needed to walk a grid.
+            grid = self.space.grid()
+            names = list(grid)
+            self.grid_points = ({n: str(v) for n, v in zip(names, combo)} for combo in itertools.product(*grid.values()))
+            size = math.prod(len(v) for v in grid.values()) if grid else 1
+            sampler: optuna.samplers.BaseSampler = optuna.samplers.RandomSampler()
+            self.max_jobs = min(size, int(limits.get("MaxNumberOfTrainingJobs") or size))
+        elif strategy == "Random":
+            sampler = optuna.samplers.RandomSampler()
+            self.max_jobs = int(limits["MaxNumberOfTrainingJobs"])
+        else:
+            sampler = optuna.samplers.TPESampler(n_startup_trials=min(4, int(limits["MaxNumberOfTrainingJobs"])))
+            self.max_jobs = int(limits["MaxNumberOfTrainingJobs"])
+        self.max_parallel = max(1, int(limits.get("MaxParallelTrainingJobs") or 1))
+        direction = "minimize" if self.objective["Type"] == "Minimize" else "maximize"
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(direction=direction, sampler=sampler)
+        self.trials: dict[str, tuple[optuna.Trial | None, dict[str, str]]] = {}
+        self.training_jobs: list[Any] = []
+        self.finished: queue.Queue = queue.Queue()
+        self.stop_requested = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"tuning-{tuning_job.hyper_parameter_tuning_job_name}", daemon=True)
+
+    # --- bookkeeping ----------------------------------------------------------------------------------
+    def reset_record(self) -> None:
+        job = self.job
+        job.hyper_parameter_tuning_job_status = "InProgress"
+        job.creation_time = job.last_modified_time = utcnow()
+        job.hyper_parameter_tuning_end_time = None
+        job.best_training_job = None
+        job.OverallBestTrainingJob = None
+        job.failure_reason = None
+        job.tuning_job_completion_details = None
+        job.consumed_resources = {"RuntimeInSeconds": 0}
+        self.refresh_counters()
+
+    def summary(self, training_job: Any) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "TrainingJobName": training_job.training_job_name,
+            "TrainingJobArn": training_job.arn,
+            "TuningJobName": self.job.hyper_parameter_tuning_job_name,
+            "CreationTime": training_job.creation_time,
+            "TrainingJobStatus": training_job.training_job_status,
+            "TunedHyperParameters": self.trials[training_job.training_job_name][1],
+            "ObjectiveStatus": self.objective_status(training_job),
+        }
+        for key, attr in (("TrainingStartTime", "training_start_time"), ("TrainingEndTime", "training_end_time"),
+                          ("FailureReason", "failure_reason")):
+            if getattr(training_job, attr, None):
+                summary[key] = getattr(training_job, attr)
+        value = self.objective_value(training_job)
+        if value is not None:
+            summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                "Type": self.objective["Type"], "MetricName": self.objective["MetricName"], "Value": value,
+            }
+        return summary
+
+    def objective_value(self, training_job: Any) -> float | None:
+        for metric in training_job.final_metric_data_list or []:
+            if metric["MetricName"] == self.objective["MetricName"]:
+                return float(metric["Value"])
+        return None
+
+    def objective_status(self, training_job: Any) -> str:
+        if training_job.training_job_status in ("InProgress", "Stopping"):
+            return "Pending"
+        return "Succeeded" if self.objective_value(training_job) is not None else "Failed"
+
+    def refresh_counters(self) -> None:
+        statuses = [j.training_job_status for j in self.training_jobs]
+        self.job.training_job_status_counters = {
+            "Completed": statuses.count("Completed"),
+            "InProgress": statuses.count("InProgress") + statuses.count("Stopping"),
+            "RetryableError": 0,
+            "NonRetryableError": statuses.count("Failed"),
+            "Stopped": statuses.count("Stopped"),
+        }
+        objectives = [self.objective_status(j) for j in self.training_jobs]
+        self.job.objective_status_counters = {
+            "Succeeded": objectives.count("Succeeded"),
+            "Pending": objectives.count("Pending"),
+            "Failed": objectives.count("Failed"),
+        }
+        scored = [(self.objective_value(j), j) for j in self.training_jobs if self.objective_value(j) is not None]
+        if scored:
+            pick = min if self.objective["Type"] == "Minimize" else max
+            _, best = pick(scored, key=lambda pair: pair[0])
+            self.job.best_training_job = self.summary(best)
+        self.job.last_modified_time = utcnow()
+
+    # --- the search -------------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self.search()
+        except Exception as error:
+            log.exception("tuning job %s crashed", self.job.hyper_parameter_tuning_job_name)
+            self.job.failure_reason = f"InternalServerError: {type(error).__name__}: {error}"
+            self.job.hyper_parameter_tuning_job_status = "Failed"
+        finally:
+            self.job.hyper_parameter_tuning_end_time = utcnow()
+            elapsed = (self.job.hyper_parameter_tuning_end_time - self.job.creation_time).total_seconds()
+            self.job.consumed_resources = {"RuntimeInSeconds": int(elapsed)}
+            self.job.last_modified_time = utcnow()
+            self.tuner.forget(self)
+
+    def search(self) -> None:
+        numbers = itertools.count(1)
+        running: set[str] = set()
+        launched = 0
+        while True:
+            while not self.stop_requested.is_set() and len(running) < self.max_parallel and launched < self.max_jobs:
+                running.add(self.launch(next(numbers)))
+                launched += 1
+            if not running:
+                break
+            if self.stop_requested.is_set():
+                for name in running:
+                    job = self.backend.training_jobs.get(name)
+                    if job is not None and job.training_job_status == "InProgress":
+                        self.backend.stop_training_job(name)
+            try:
+                finished = self.finished.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            running.discard(finished.training_job_name)
+            self.record(finished)
+        self.refresh_counters()
+        if self.stop_requested.is_set() and self.tuner.closing:
+            self.job.failure_reason = "InternalServerError: the local runtime shut down while the tuning job was running"
+            self.job.hyper_parameter_tuning_job_status = "Failed"
+        elif self.stop_requested.is_set():
+            self.job.hyper_parameter_tuning_job_status = "Stopped"
+        elif self.job.objective_status_counters["Succeeded"] == 0:
+            self.job.failure_reason = "All training jobs failed or reported no objective metric. Check the training jobs' FailureReason and logs."
+            self.job.hyper_parameter_tuning_job_status = "Failed"
+        else:
+            self.job.hyper_parameter_tuning_job_status = "Completed"
+
+    def launch(self, number: int) -> str:
+        if self.grid_points is not None:
+            trial, tuned = None, next(self.grid_points)
+        else:
+            trial = self.study.ask()
+            tuned = self.space.suggest(trial)
+        name = f"{self.job.hyper_parameter_tuning_job_name}-{number:03d}-{secrets.token_hex(4)}"
+        definition = self.definition
+        hyper_parameters = {**(definition.get("StaticHyperParameters") or {}), **tuned}
+        training_job = self.backend.create_training_job(
+            training_job_name=name,
+            hyper_parameters=hyper_parameters,
+            algorithm_specification=definition.get("AlgorithmSpecification"),
+            role_arn=definition.get("RoleArn"),
+            input_data_config=definition.get("InputDataConfig"),
+            output_data_config=definition.get("OutputDataConfig"),
+            resource_config=definition.get("ResourceConfig"),
+            vpc_config=definition.get("VpcConfig"),
+            stopping_condition=definition.get("StoppingCondition"),
+            tags=None,
+            enable_network_isolation=definition.get("EnableNetworkIsolation", False),
+            enable_inter_container_traffic_encryption=definition.get("EnableInterContainerTrafficEncryption", False),
+            enable_managed_spot_training=definition.get("EnableManagedSpotTraining", False),
+            checkpoint_config=definition.get("CheckpointConfig"),
+            debug_hook_config=None,
+            debug_rule_configurations=None,
+            tensor_board_output_config=None,
+            experiment_config=None,
+            environment=definition.get("Environment"),
+            tuning_job_name=self.job.hyper_parameter_tuning_job_name,
+            start=False,
+        )
+        training_job.tuning_job_arn = self.job.arn
+        self.trials[name] = (trial, tuned)
+        self.training_jobs.append(training_job)
+        self.refresh_counters()
+        self.tuner.training.submit(training_job, self.backend.region_name, self.backend.account_id, self.finished.put)
+        log.info("tuning job %s: started %s with %s", self.job.hyper_parameter_tuning_job_name, name, tuned)
+        return name
+
+    def record(self, training_job: Any) -> None:
+        trial, _ = self.trials[training_job.training_job_name]
+        value = self.objective_value(training_job)
+        if trial is not None:  # grid points are not an optuna study's trials
+            if value is None:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, value)
+        self.refresh_counters()
+        training_job.tuning_summary = self.summary(training_job)
+
+
+class Tuner:
+    """Runs every tuning job's search; training jobs go through the shared training scheduler."""
+
+    def __init__(self, training: TrainingScheduler) -> None:
+        self.training = training
+        self._lock = threading.Lock()
+        self._runs: dict[str, TuningRun] = {}
+        self._finished: dict[str, TuningRun] = {}
+        self.closing = False
+
+    def start(self, backend: Any, tuning_job: Any) -> None:
+        run = TuningRun(self, backend, tuning_job)
+        run.reset_record()
+        with self._lock:
+            self._runs[tuning_job.arn] = run
+        run.thread.start()
+
+    def forget(self, run: TuningRun) -> None:
+        with self._lock:
+            self._runs.pop(run.job.arn, None)
+            self._finished[run.job.arn] = run
+
+    def _run_of(self, tuning_job: Any) -> TuningRun | None:
+        with self._lock:
+            return self._runs.get(tuning_job.arn) or self._finished.get(tuning_job.arn)
+
+    def stop(self, backend: Any, tuning_job: Any) -> None:
+        run = self._run_of(tuning_job)
+        if run is not None:
+            run.stop_requested.set()
+
+    def summaries(self, backend: Any, tuning_job: Any) -> list[dict[str, Any]]:
+        run = self._run_of(tuning_job)
+        if run is not None:
+            return [run.summary(job) for job in list(run.training_jobs)]
+        # After a restart: the trials are the training jobs that name this tuning job.
+        return [job.tuning_summary for job in backend.training_jobs.values()
+                if getattr(job, "tuning_job_name", None) == tuning_job.hyper_parameter_tuning_job_name
+                and getattr(job, "tuning_summary", None)]
+
+    def shutdown(self, timeout: float = 15.0) -> None:
+        self.closing = True
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.stop_requested.set()
+        for run in runs:
+            run.thread.join(timeout=timeout)

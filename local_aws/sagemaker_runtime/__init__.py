@@ -1,0 +1,1 @@
+"""SageMaker Runtime: InvokeEndpoint answered by the endpoint's serving workers."""

@@ -1,0 +1,182 @@
+"""The local AWS server: one loopback port serving every service, with real compute behind SageMaker.
+
+``LocalAWSServer`` runs in a thread (tests, embedding); ``ServerProcess`` runs ``python -m local_aws`` as a
+child process (for checks that need a separate process, e.g. that no child outlives it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from local_aws import moto_seam
+from local_aws.gateway import Gateway
+from local_aws.operations import Operations
+from local_aws.runtime import LocalRuntime, RuntimeConfig, default_max_concurrent_jobs
+from local_aws.sagemaker.models import LocalSageMakerBackend
+from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
+from local_aws.state import StateStore, fail_interrupted_jobs
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LISTENING = "local_aws listening on"
+
+
+class QuietRequestHandler(moto_seam.request_handler_class()):
+    """moto's request handler with the per-request access log at DEBUG instead of on stderr."""
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        log.debug('"%s" %s %s', self.requestline, code, size)
+
+
+class LocalAWSServer:
+    """S3, IAM, STS, SageMaker (+ Runtime), Lambda, Application Auto Scaling, CloudWatch and Logs on one port.
+
+    One server per process: moto keeps its state in process-wide backends.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state_dir: str | os.PathLike | None = None,
+                 max_concurrent_jobs: int | None = None, metric_period_seconds: float = 60.0,
+                 stop_grace_seconds: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self._temporary_state = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="local_aws-")
+        self.state_dir = Path(state_dir if state_dir is not None else self._temporary_state.name)
+        self.config = RuntimeConfig(
+            state_dir=self.state_dir,
+            max_concurrent_jobs=max_concurrent_jobs or default_max_concurrent_jobs(),
+            metric_period_seconds=metric_period_seconds,
+            stop_grace_seconds=stop_grace_seconds,
+        )
+        self.runtime: LocalRuntime | None = None
+        self.gateway: Gateway | None = None
+        self.state = StateStore(self.state_dir)
+        self.operations = Operations(metric_period_seconds)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the server is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._server.port}"
+
+    def start(self) -> "LocalAWSServer":
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        moto_seam.install_backend("sagemaker", LocalSageMakerBackend)
+        self.runtime = LocalRuntime(self.config)
+        LocalSageMakerBackend.runtime = self.runtime
+        self.operations.install()
+        self.state.load()
+        self.gateway = Gateway(moto_seam.dispatcher_app())
+        InvokeEndpointHandler(self.runtime.endpoints).register(self.gateway)
+        self._server = make_server(self.host, self.port, self.gateway, threaded=True,
+                                   request_handler=QuietRequestHandler)
+        self.runtime.set_endpoint_url(self.endpoint_url)
+        self.operations.start(self.gateway, self.endpoint_url, self.state_dir)
+        self._resume_sagemaker()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local_aws-http", daemon=True)
+        self._thread.start()
+        log.info("%s %s (state in %s)", LISTENING, self.endpoint_url, self.state_dir)
+        return self
+
+    def _resume_sagemaker(self) -> None:
+        for _, _, backend in moto_seam.backends_of("sagemaker"):
+            fail_interrupted_jobs(backend)
+            for endpoint in list(backend.endpoints.values()):
+                config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+                if config is None or endpoint.endpoint_status == "Failed":
+                    continue
+                endpoint.endpoint_status = "Creating"
+                self.runtime.endpoints.deploy(backend, endpoint, config)
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self.operations.stop()
+        self.runtime.shutdown()
+        try:
+            self.state.save()
+        except Exception:
+            log.exception("could not save the runtime's state")
+        LocalSageMakerBackend.runtime = None
+        self._server = None
+        if self._temporary_state is not None:
+            self._temporary_state.cleanup()
+
+    def __enter__(self) -> "LocalAWSServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+class ServerProcess:
+    """``python -m local_aws`` as a child process; ``endpoint_url`` once it listens."""
+
+    def __init__(self, state_dir: str | os.PathLike, *args: str, env: dict[str, str] | None = None,
+                 start_timeout: float = 60.0) -> None:
+        self.state_dir = Path(state_dir)
+        self.args = list(args)
+        self.env = env
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen | None = None
+        self.endpoint_url = ""
+        self.output: list[str] = []
+
+    def start(self) -> "ServerProcess":
+        env = dict(os.environ if self.env is None else self.env)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local_aws", "--port", "0", "--state-dir", str(self.state_dir), *self.args],
+            env=env, cwd=str(REPO_ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        found = threading.Event()
+
+        def read() -> None:
+            for line in self.process.stdout:
+                self.output.append(line.rstrip("\n"))
+                if LISTENING in line and not found.is_set():
+                    self.endpoint_url = line.split(LISTENING, 1)[1].split()[0]
+                    found.set()
+            found.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(self.start_timeout) or not self.endpoint_url:
+            self.stop()
+            raise RuntimeError("local_aws did not start:\n" + "\n".join(self.output[-30:]))
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Thin boto3 hooks for the AWS services the Amazon provider has no hook for."""

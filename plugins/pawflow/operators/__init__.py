@@ -1,0 +1,1 @@
+"""pawflow operators: AWS steps the Amazon provider has no operator for, written in its style."""

@@ -1,0 +1,143 @@
+"""Fixtures for the local AWS runtime's tests: one server per test process on a free loopback port."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_aws.server import LocalAWSServer
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+LOSS_METRIC = {"Name": "test:loss", "Regex": r"Testing Loss: ([0-9\.]+)"}
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def read_tar_gz(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+@pytest.fixture(scope="session")
+def tar_gz_bytes() -> Callable[[dict[str, bytes]], bytes]:
+    """A tar.gz holding the given files."""
+    return tar_gz
+
+
+@pytest.fixture(scope="session")
+def scripts_dir() -> Path:
+    return SCRIPTS
+
+
+@pytest.fixture(scope="session")
+def untar() -> Callable[[bytes], dict[str, bytes]]:
+    """The files of a tar.gz, by name."""
+    return read_tar_gz
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> LocalAWSServer:
+    with LocalAWSServer(state_dir=tmp_path_factory.mktemp("local_aws"), max_concurrent_jobs=2,
+                        stop_grace_seconds=3.0) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def aws(server) -> Callable[[str], Any]:
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    return client
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """Poll ``probe()`` until ``done(value)`` holds; return the value, or fail with the last one."""
+
+    def wait(probe: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 60.0, interval: float = 0.2) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if done(value):
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"condition not met within {timeout} s; last value: {value!r}")
+            time.sleep(interval)
+
+    return wait
+
+
+@pytest.fixture
+def bucket(aws) -> str:
+    """A fresh bucket holding the test scripts as a source tarball and a 4-file training channel."""
+    name = f"bkt-{uuid.uuid4().hex[:12]}"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    source = {path.name: path.read_bytes() for path in SCRIPTS.glob("*.py")}
+    s3.put_object(Bucket=name, Key="code/source.tar.gz", Body=tar_gz(source))
+    for i in range(4):
+        s3.put_object(Bucket=name, Key=f"data/train/part-{i}.txt", Body=str(i + 1).encode())
+    return name
+
+
+@pytest.fixture
+def training_request(bucket) -> Callable[..., dict[str, Any]]:
+    """A CreateTrainingJob request for one of the test scripts, as a SageMaker SDK would build it."""
+
+    def build(name: str, program: str = "tiny_train.py", instance_count: int = 1, max_runtime: int = 120,
+              hyperparameters: dict[str, str] | None = None, distribution: str = "FullyReplicated") -> dict[str, Any]:
+        return {
+            "TrainingJobName": name,
+            "RoleArn": ROLE,
+            "AlgorithmSpecification": {
+                "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [LOSS_METRIC],
+            },
+            "HyperParameters": {
+                "sagemaker_program": f'"{program}"',
+                "sagemaker_submit_directory": f'"s3://{bucket}/code/source.tar.gz"',
+                **(hyperparameters or {}),
+            },
+            "InputDataConfig": [{
+                "ChannelName": "training",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train",
+                                                "S3DataDistributionType": distribution}},
+            }],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": instance_count, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
+        }
+
+    return build
+
+
+@pytest.fixture
+def job_name() -> str:
+    return f"job-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def finished_job(aws, wait_until) -> Callable[[str], dict[str, Any]]:
+    def wait(name: str, timeout: float = 90.0) -> dict[str, Any]:
+        sagemaker = aws("sagemaker")
+        return wait_until(lambda: sagemaker.describe_training_job(TrainingJobName=name),
+                          lambda d: d["TrainingJobStatus"] not in ("InProgress", "Stopping"), timeout=timeout)
+    return wait

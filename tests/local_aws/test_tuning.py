@@ -1,0 +1,147 @@
+"""Hyperparameter tuning jobs search for real: each trial is a training job, the best one is reported."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+@pytest.fixture
+def tuning_request(training_request):
+    def build(name: str, strategy: str = "Bayesian", max_jobs: int = 4, parallel: int = 2,
+              program: str = "tiny_train.py") -> dict:
+        definition = training_request("unused", program=program)
+        static = dict(definition["HyperParameters"])
+        return {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": {
+                "Strategy": strategy,
+                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test:loss"},
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs, "MaxParallelTrainingJobs": parallel},
+                "ParameterRanges": {
+                    "ContinuousParameterRanges": [] if strategy == "Grid" else [
+                        {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "3.0", "ScalingType": "Logarithmic"}],
+                    "IntegerParameterRanges": [{"Name": "epochs", "MinValue": "1", "MaxValue": "2", "ScalingType": "Linear"}],
+                    "CategoricalParameterRanges": [{"Name": "batch_size", "Values": ["2", "8"]}],
+                },
+            },
+            "TrainingJobDefinition": {
+                "StaticHyperParameters": static,
+                "AlgorithmSpecification": definition["AlgorithmSpecification"],
+                "RoleArn": definition["RoleArn"],
+                "InputDataConfig": definition["InputDataConfig"],
+                "OutputDataConfig": definition["OutputDataConfig"],
+                "ResourceConfig": definition["ResourceConfig"],
+                "StoppingCondition": definition["StoppingCondition"],
+            },
+        }
+    return build
+
+
+@pytest.fixture
+def finished_tuning(aws, wait_until):
+    def wait(name: str) -> dict:
+        sagemaker = aws("sagemaker")
+        return wait_until(lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+                          lambda d: d["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"), timeout=120)
+    return wait
+
+
+def list_trials(aws, name: str) -> list[dict]:
+    return aws("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, MaxResults=100)["TrainingJobSummaries"]
+
+
+def test_bayesian_tuning_runs_four_trials_two_at_a_time_and_reports_the_best(aws, tuning_request, finished_tuning, wait_until):
+    sagemaker = aws("sagemaker")
+    name = f"tune-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_hyper_parameter_tuning_job(**tuning_request(name))
+
+    peak = 0
+    def running() -> dict:
+        nonlocal peak
+        described = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        peak = max(peak, described["TrainingJobStatusCounters"]["InProgress"])
+        return described
+    wait_until(running, lambda d: d["HyperParameterTuningJobStatus"] != "InProgress", timeout=120, interval=0.05)
+    described = finished_tuning(name)
+    trials = list_trials(aws, name)
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"] == {
+        "Completed": 4, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
+    assert described["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
+    assert 1 <= peak <= 2
+    assert len(trials) == 4
+    assert all(t["TrainingJobName"].startswith(f"{name}-") and t["TuningJobName"] == name for t in trials)
+    best = described["BestTrainingJob"]
+    values = {t["TrainingJobName"]: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials}
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == min(values.values())
+    assert values[best["TrainingJobName"]] == min(values.values())
+    assert best["TunedHyperParameters"] in [t["TunedHyperParameters"] for t in trials]
+    assert set(best["TunedHyperParameters"]) == {"learning_rate", "epochs", "batch_size"}
+    assert best["TunedHyperParameters"]["batch_size"] in ("2", "8")
+    assert 0.001 <= float(best["TunedHyperParameters"]["learning_rate"]) <= 3.0
+    job = sagemaker.describe_training_job(TrainingJobName=best["TrainingJobName"])
+    assert job["TuningJobArn"] == described["HyperParameterTuningJobArn"]
+    assert job["HyperParameters"]["learning_rate"] == best["TunedHyperParameters"]["learning_rate"]
+    assert job["HyperParameters"]["sagemaker_program"] == '"tiny_train.py"'  # static hyperparameters pass through
+
+
+def test_grid_search_tries_every_combination_once(aws, tuning_request, finished_tuning):
+    name = f"grid-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_hyper_parameter_tuning_job(**tuning_request(name, strategy="Grid", max_jobs=10, parallel=2))
+
+    described = finished_tuning(name)
+    tried = sorted((t["TunedHyperParameters"]["epochs"], t["TunedHyperParameters"]["batch_size"]) for t in list_trials(aws, name))
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert tried == [("1", "2"), ("1", "8"), ("2", "2"), ("2", "8")]
+
+
+def test_failed_trials_are_counted_and_the_search_goes_on(aws, tuning_request, finished_tuning):
+    name = f"fail-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_hyper_parameter_tuning_job(
+        **tuning_request(name, strategy="Random", max_jobs=2, parallel=2, program="broken_train.py"))
+
+    described = finished_tuning(name)
+    trials = list_trials(aws, name)
+
+    assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 2
+    assert described["ObjectiveStatusCounters"]["Failed"] == 2
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert "BestTrainingJob" not in described
+    assert all(t["TrainingJobStatus"] == "Failed" and t["ObjectiveStatus"] == "Failed" for t in trials)
+    assert all("the training data has no class folders" in t["FailureReason"] for t in trials)
+
+
+def test_stopping_a_tuning_job_stops_its_running_trials(aws, tuning_request, finished_tuning, wait_until):
+    sagemaker = aws("sagemaker")
+    name = f"stop-{uuid.uuid4().hex[:8]}"
+    sagemaker.create_hyper_parameter_tuning_job(**tuning_request(name, max_jobs=4, parallel=1, program="slow_train.py"))
+    wait_until(lambda: list_trials(aws, name), lambda trials: len(trials) == 1)
+
+    sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    described = finished_tuning(name)
+
+    assert described["HyperParameterTuningJobStatus"] == "Stopped"
+    assert [t["TrainingJobStatus"] for t in list_trials(aws, name)] == ["Stopped"]
+
+
+def test_an_objective_missing_from_the_metric_definitions_is_rejected(aws, tuning_request):
+    request = tuning_request(f"bad-{uuid.uuid4().hex[:8]}")
+    request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"] = "validation:acc"
+
+    with pytest.raises(ClientError) as error:
+        aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "validation:acc" in error.value.response["Error"]["Message"]
+
+
+def test_listing_trials_of_a_missing_tuning_job_is_resource_not_found(aws):
+    with pytest.raises(ClientError) as error:
+        list_trials(aws, "no-such-tuning-job")
+    assert error.value.response["Error"]["Code"] == "ResourceNotFound"

@@ -1,0 +1,166 @@
+"""Invoke runs the handler from the deployment package in a worker process, as the AWS Python runtime does."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+ECHO = """
+import json
+import os
+
+import boto3
+
+print("initialising")
+
+
+def lambda_handler(event, context):
+    print("handling", json.dumps(event))
+    return {
+        "event": event,
+        "greeting": os.environ["GREETING"],
+        "function_name": context.function_name,
+        "request_id": context.aws_request_id,
+        "caller": boto3.client("sts").get_caller_identity()["Arn"],
+    }
+"""
+
+RAISES = """
+def lambda_handler(event, context):
+    raise ValueError("the event has no url")
+"""
+
+SLEEPS = """
+import time
+
+
+def lambda_handler(event, context):
+    print("going to sleep")
+    time.sleep(30)
+"""
+
+VERSIONED = """
+def lambda_handler(event, context):
+    return {"release": "%s"}
+"""
+
+
+def invoke(aws, name: str, event: dict | None = None, **kwargs) -> dict:
+    response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
+    response["Body"] = json.loads(response["Payload"].read())
+    return response
+
+
+def test_the_handler_runs_with_the_event_its_environment_and_the_context(aws, create_function):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "woof"})
+
+    response = invoke(aws, name, {"url": "s3://bucket/dog.jpg"})
+
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert response["Body"]["event"] == {"url": "s3://bucket/dog.jpg"}
+    assert response["Body"]["greeting"] == "woof"
+    assert response["Body"]["function_name"] == name
+
+
+def test_the_function_calls_aws_as_its_execution_role_without_any_configuration(aws, create_function,
+                                                                                   execution_role):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "hi"})
+
+    caller = invoke(aws, name)["Body"]["caller"]
+
+    role_name = execution_role.rsplit("/", 1)[1]
+    assert caller == f"arn:aws:sts::123456789012:assumed-role/{role_name}/{name}"
+
+
+def test_logs_go_to_the_function_log_group_with_start_end_and_report(aws, create_function, log_messages):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "hi"})
+
+    request_id = invoke(aws, name, {"n": 1})["Body"]["request_id"]
+
+    messages = log_messages(name)
+    assert "initialising" in messages
+    start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
+    assert messages[start + 1] == 'handling {"n": 1}'
+    assert messages[start + 2] == f"END RequestId: {request_id}"
+    report = messages[start + 3]
+    assert report.startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    assert "\tMemory Size: 128 MB\t" in report
+
+
+def test_log_type_tail_returns_the_end_of_the_invocation_log(aws, create_function):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "hi"})
+
+    response = invoke(aws, name, {"n": 2}, LogType="Tail")
+
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert 'handling {"n": 2}' in tail
+    assert f"END RequestId: {response['Body']['request_id']}" in tail
+
+
+def test_a_raising_handler_is_an_unhandled_function_error_in_aws_shape(aws, create_function, log_messages):
+    name = create_function({"lambda_function.py": RAISES})
+
+    response = invoke(aws, name)
+
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    body = response["Body"]
+    assert set(body) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert (body["errorType"], body["errorMessage"]) == ("ValueError", "the event has no url")
+    assert 'raise ValueError("the event has no url")' in body["stackTrace"][-1]
+    assert any(m.startswith("[ERROR] ValueError: the event has no url") for m in log_messages(name))
+
+
+def test_a_handler_that_runs_past_its_timeout_is_killed_and_reported(aws, create_function, log_messages):
+    name = create_function({"lambda_function.py": SLEEPS}, timeout=1)
+
+    response = invoke(aws, name)
+
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorType"] == "Sandbox.Timedout"
+    assert response["Body"]["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+    messages = log_messages(name)
+    assert "going to sleep" in messages
+    assert any(m.endswith("Task timed out after 1.00 seconds") and not m.startswith("REPORT") for m in messages)
+    assert any(m.startswith("REPORT") and m.endswith("Status: timeout") for m in messages)
+
+
+def test_a_missing_handler_module_is_a_runtime_import_error(aws, create_function):
+    name = create_function({"lambda_function.py": ECHO}, handler="no_such_module.handler")
+
+    response = invoke(aws, name)
+
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorType"] == "Runtime.ImportModuleError"
+    assert response["Body"]["errorMessage"] == "Unable to import module 'no_such_module': No module named 'no_such_module'"
+
+
+def test_the_handler_string_may_name_a_module_in_a_package(aws, create_function):
+    name = create_function({"app/__init__.py": "", "app/entry.py": VERSIONED % "packaged"}, handler="app/entry.lambda_handler")
+
+    assert invoke(aws, name)["Body"] == {"release": "packaged"}
+
+
+def test_versions_and_aliases_run_the_code_they_were_published_with(aws, create_function, zip_package):
+    name = create_function({"lambda_function.py": VERSIONED % "one"})
+    client = aws("lambda")
+    first = client.publish_version(FunctionName=name)["Version"]
+    client.create_alias(FunctionName=name, Name="live", FunctionVersion=first)
+    client.update_function_code(FunctionName=name, ZipFile=zip_package({"lambda_function.py": VERSIONED % "two"}))
+
+    assert invoke(aws, name)["Body"] == {"release": "two"}
+    by_alias = invoke(aws, f"{name}:live")
+    assert (by_alias["Body"], by_alias["ExecutedVersion"]) == ({"release": "one"}, first)
+    by_qualifier = invoke(aws, name, Qualifier=first)
+    assert by_qualifier["Body"] == {"release": "one"}
+
+
+def test_invoking_a_missing_function_is_resource_not_found(aws):
+    with pytest.raises(ClientError) as error:
+        aws("lambda").invoke(FunctionName="no-such-function", Payload=b"{}")
+    assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -1,0 +1,68 @@
+"""LambdaDeployFunctionOperator creates the function once and updates only what changed."""
+
+import json
+
+import pytest
+
+from pawflow.lambda_package import build_lambda_package
+from pawflow.operators.lambda_deploy import LambdaDeployFunctionOperator
+
+
+def deploy(context, **kwargs):
+    return LambdaDeployFunctionOperator(task_id="deploy_lambda", **kwargs).execute(context)
+
+
+@pytest.fixture
+def source(tmp_path):
+    folder = tmp_path / "lambda"
+    folder.mkdir()
+    (folder / "lambda_function.py").write_text("def lambda_handler(event, context):\n    return event\n")
+    return folder
+
+
+def test_creates_function_and_basic_execution_role(client, context, source, unique):
+    result = deploy(context, function_name=unique, source_dir=str(source), environment={"ENDPOINT_NAME": "dogs"})
+    assert (result["Created"], result["CodeUpdated"], result["ConfigurationUpdated"]) == (True, False, False)
+    assert result["CodeSha256"] == build_lambda_package(source).code_sha256
+    configuration = client("lambda").get_function_configuration(FunctionName=unique)
+    assert configuration["Environment"]["Variables"] == {"ENDPOINT_NAME": "dogs"}
+    attached = client("iam").list_attached_role_policies(RoleName=f"{unique}-role")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSLambdaBasicExecutionRole"]
+    trust = client("iam").get_role(RoleName=f"{unique}-role")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    json.dumps(result)
+
+
+def test_rerun_with_same_code_changes_nothing(context, source, unique):
+    deploy(context, function_name=unique, source_dir=str(source))
+    result = deploy(context, function_name=unique, source_dir=str(source))
+    assert (result["Created"], result["CodeUpdated"], result["ConfigurationUpdated"]) == (False, False, False)
+
+
+def test_changed_code_is_uploaded(client, context, source, unique):
+    deploy(context, function_name=unique, source_dir=str(source))
+    (source / "lambda_function.py").write_text("def lambda_handler(event, context):\n    return 2\n")
+    result = deploy(context, function_name=unique, source_dir=str(source))
+    assert result["CodeUpdated"] is True
+    assert client("lambda").get_function_configuration(FunctionName=unique)["CodeSha256"] == \
+        build_lambda_package(source).code_sha256
+
+
+def test_changed_environment_updates_the_configuration(client, context, source, unique):
+    deploy(context, function_name=unique, source_dir=str(source), environment={"ENDPOINT_NAME": "a"})
+    result = deploy(context, function_name=unique, source_dir=str(source), environment={"ENDPOINT_NAME": "b"})
+    assert (result["CodeUpdated"], result["ConfigurationUpdated"]) == (False, True)
+    variables = client("lambda").get_function_configuration(FunctionName=unique)["Environment"]["Variables"]
+    assert variables == {"ENDPOINT_NAME": "b"}
+
+
+def test_default_source_is_the_repository_lambda_folder(context, unique):
+    result = deploy(context, function_name=unique)
+    assert result["CodeSha256"] == build_lambda_package().code_sha256
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"timeout": 0}, "timeout must be between 1 and 900"),
+                                                 ({"memory_size": 64}, "memory_size must be between 128 and 10240")])
+def test_rejects_bad_limits(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LambdaDeployFunctionOperator(task_id="d", function_name="f", **kwargs)

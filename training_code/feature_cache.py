@@ -1,0 +1,148 @@
+"""Backbone features computed once per image set and kept on disk, so head training never re-runs the backbone.
+
+With the backbone frozen, an image's pooled features never change; only the small head trains. Features of a
+split (or of one host's shard of it) are stored in one file named by a digest of everything they depend on:
+backbone and its weights, preprocessing, precision, and the data (relative paths and content hashes of the
+images, so a copy of the same data in another folder, or with new mtimes, still hits). A later trial or job on
+the same machine with the same data loads the file instead of running the backbone again.
+
+Files are written to a temporary name and renamed, so concurrent trials never read half a file; an unwritable
+cache folder only costs the reuse, never the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from image_data import ImageDataset, Split
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+EXTRACTION_BATCH_SIZE = 32
+CACHE_ENV = "PAWFLOW_FEATURE_CACHE"
+
+
+def default_cache_dir(environ=os.environ) -> str:
+    """``$PAWFLOW_FEATURE_CACHE``, else ``<system temp>/pawflow-feature-cache`` (writable, shared on the machine)."""
+    return environ.get(CACHE_ENV) or str(Path(tempfile.gettempdir()) / "pawflow-feature-cache")
+
+
+def data_digest(split: Split) -> str:
+    """SHA-256 over the split's relative paths, labels and file contents (blake2b per file)."""
+    digest = hashlib.sha256()
+    for sample in split.samples:
+        with open(split.root / sample.relative_path, "rb") as handle:
+            content = hashlib.file_digest(handle, "blake2b").hexdigest()
+        digest.update(f"{sample.relative_path}\0{sample.label}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class ExtractionResult:
+    """Features of a split (float32, one row per sample, in sample order) and how they were obtained."""
+
+    features: torch.Tensor
+    cache_hit: bool
+    seconds: float
+    images: int
+    path: Path | None
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else float("inf")
+
+
+class FeatureCache:
+    """A folder of ``<digest>.pt`` feature files; ``directory=None`` disables caching."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory) if directory else None
+
+    def path_for(self, key_material: dict) -> Path | None:
+        if self.directory is None:
+            return None
+        key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()[:32]
+        return self.directory / f"{key}.pt"
+
+    def load(self, path: Path | None, expected_rows: int) -> torch.Tensor | None:
+        if path is None or not path.is_file():
+            return None
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            features = payload["features"]
+        except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways; recomputing is always safe
+            log.warning("Ignoring unreadable feature cache file %s: %s", path, error)
+            return None
+        if features.shape[0] != expected_rows:
+            log.warning("Ignoring feature cache file %s: %d rows, expected %d", path, features.shape[0], expected_rows)
+            return None
+        return features
+
+    def store(self, path: Path | None, features: torch.Tensor, key_material: dict) -> bool:
+        if path is None:
+            return False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+            os.close(handle)
+            torch.save({"features": features, "key": key_material}, temporary)
+            os.replace(temporary, path)
+        except OSError as error:
+            log.warning("Feature cache %s is not writable (%s); continuing without storing features", path.parent, error)
+            return False
+        return True
+
+
+def extract_features(backbone: torch.nn.Module, split: Split, transform, device: torch.device, precision,
+                     num_workers: int = 0) -> torch.Tensor:
+    """Run ``backbone`` over every image of ``split`` (no gradients) and return float32 features on the CPU."""
+    loader = torch.utils.data.DataLoader(
+        ImageDataset(split, transform), batch_size=EXTRACTION_BATCH_SIZE, shuffle=False, num_workers=num_workers,
+    )
+    backbone.eval()
+    chunks = []
+    with torch.inference_mode():
+        for images, _ in loader:
+            images = precision.prepare_input(images.to(device, non_blocking=True))
+            with precision.autocast(device):
+                chunks.append(backbone(images).float().cpu())
+    return torch.cat(chunks)
+
+
+def cached_features(cache: FeatureCache, backbone_name: str, weights_id: str, backbone: torch.nn.Module,
+                    split: Split, transform, device: torch.device, precision, num_workers: int = 0) -> ExtractionResult:
+    """Features of ``split``: from the cache when a matching file exists, else extracted and stored."""
+    start = time.perf_counter()
+    key_material = {
+        "format": FORMAT_VERSION,
+        "backbone": backbone_name,
+        "weights": weights_id,
+        "preprocessing": repr(transform),
+        "precision": precision.name,
+        "data": data_digest(split),
+        "images": len(split),
+    }
+    path = cache.path_for(key_material)
+    features = cache.load(path, len(split))
+    if features is not None:
+        seconds = time.perf_counter() - start
+        log.info("Feature cache hit: %s features of %d %s images loaded from %s in %.2f s",
+                 backbone_name, len(split), split.name, path, seconds)
+        return ExtractionResult(features, True, seconds, len(split), path)
+    features = extract_features(backbone, split, transform, device, precision, num_workers)
+    seconds = time.perf_counter() - start
+    stored = cache.store(path, features, key_material)
+    log.info("Feature cache miss: extracted %s features of %d %s images in %.2f s (%.1f images/s, %s)%s",
+             backbone_name, len(split), split.name, seconds, len(split) / seconds, precision.name,
+             f"; stored in {path}" if stored else "")
+    return ExtractionResult(features, False, seconds, len(split), path if stored else None)
