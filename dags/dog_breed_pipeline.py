@@ -42,7 +42,8 @@ def _settings(plan: dict, data_uri: str, code_uri: str, params: dict):
         data_uri=data_uri,
         source_dir_uri=code_uri,
         output_uri=f"s3://{params['bucket']}/training-output/",
-        static_hyperparameters={"backbone": params["backbone"], "epochs": params["epochs"]},
+        static_hyperparameters={**params["extra_hyperparameters"], "backbone": params["backbone"],
+                                "epochs": params["epochs"]},
         input_distribution=params["input_distribution"],
         tags=plan["tags"],
     )
@@ -69,6 +70,9 @@ with DAG(
         "backbone": Param("efficientnet_lite0", enum=["efficientnet_lite0", "resnet50"],
                           description="Pretrained ImageNet backbone (resnet50 downloads its weights)"),
         "epochs": Param(5, type="integer", minimum=1, maximum=200, description="Epochs per training job"),
+        "extra_hyperparameters": Param({}, type="object",
+                                       description="More train.py hyperparameters for every job, e.g. "
+                                                   "{\"patience\": 3, \"num_workers\": 0}"),
         "tuning_instance_type": Param("ml.m5.xlarge", type="string", pattern=INSTANCE_TYPE,
                                       description="Instance type of each tuning trial"),
         "training_instance_type": Param("ml.m5.2xlarge", type="string", pattern=INSTANCE_TYPE,
@@ -84,14 +88,23 @@ with DAG(
                                     description="How the training channel reaches each instance"),
         "endpoint_name": Param("dog-breed-classifier", type="string", pattern=SAGEMAKER_NAME,
                                description="Endpoint to create, or update when it exists"),
-        "autoscaling_min_capacity": Param(1, type="integer", minimum=1, maximum=100),
-        "autoscaling_max_capacity": Param(3, type="integer", minimum=1, maximum=100),
+        "autoscaling_min_capacity": Param(1, type="integer", minimum=1, maximum=100,
+                                          description="Fewest endpoint instances"),
+        "autoscaling_max_capacity": Param(3, type="integer", minimum=1, maximum=100,
+                                          description="Most endpoint instances (at least the minimum)"),
         "autoscaling_target_invocations": Param(10, type="number", exclusiveMinimum=0,
                                                 description="Invocations per instance per minute to hold"),
-        "scale_in_cooldown": Param(30, type="integer", minimum=0, maximum=3600),
-        "scale_out_cooldown": Param(30, type="integer", minimum=0, maximum=3600),
-        "lambda_function_name": Param("dog-breed-classifier", type="string", pattern=r"^[a-zA-Z0-9_-]{1,64}$"),
-        "reserved_concurrency": Param(5, type="integer", minimum=0, maximum=1000),
+        "scale_in_cooldown": Param(30, type="integer", minimum=0, maximum=3600,
+                                   description="Seconds between scale-ins"),
+        "scale_out_cooldown": Param(30, type="integer", minimum=0, maximum=3600,
+                                    description="Seconds between scale-outs"),
+        "lambda_function_name": Param("dog-breed-classifier", type="string", pattern=r"^[a-zA-Z0-9_-]{1,64}$",
+                                      description="Lambda function in front of the endpoint; its role is <name>-role"),
+        "lambda_permissions_boundary": Param("pawflow-lambda-boundary", type=["null", "string"],
+                                             description="Managed policy (name or ARN) bounding the Lambda's role; "
+                                                         "create it from iam/lambda-permissions-boundary.json"),
+        "reserved_concurrency": Param(5, type="integer", minimum=0, maximum=1000,
+                                      description="Concurrent executions reserved for the function"),
         "provisioned_concurrency": Param(2, type="integer", minimum=0, maximum=1000,
                                          description="At most reserved_concurrency"),
         "smoke_image_url": Param(None, type=["null", "string"],
@@ -282,6 +295,7 @@ with DAG(
     )
     deploy_lambda = LambdaDeployFunctionOperator(
         task_id="deploy_lambda", aws_conn_id=AWS_CONN_ID, function_name="{{ params.lambda_function_name }}",
+        permissions_boundary="{{ params.lambda_permissions_boundary or '' }}",
         environment={"ENDPOINT_NAME": "{{ params.endpoint_name }}"},
     )
     grant_invoke = LambdaEndpointInvokePolicyOperator(

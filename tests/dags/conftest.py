@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
+import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def airflow_environment(home: Path) -> dict[str, str]:
@@ -40,3 +46,87 @@ def run_python(airflow_env):
                               env=env or airflow_env, timeout=timeout, check=False)
 
     return run
+
+
+RUN_DAG = textwrap.dedent("""
+    import json, sys
+    from sqlalchemy import select
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag = DagBag(sys.argv[1]).get_dag(sys.argv[2])
+    run = dag.test(run_conf=json.loads(sys.argv[3]))
+    with create_session() as session:
+        rows = session.execute(select(XComModel.task_id, XComModel.value).where(
+            XComModel.dag_id == dag.dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value")).all()
+    print("RESULT " + json.dumps({
+        "state": str(run.state),
+        "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+        "xcom": {task_id: value for task_id, value in rows},
+    }, default=str))
+""")
+
+
+@pytest.fixture(scope="package")
+def runtime(tmp_path_factory):
+    from local_aws.server import ServerProcess
+
+    with ServerProcess(tmp_path_factory.mktemp("e2e_state")) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def client(runtime):
+    def make(service: str):
+        return boto3.client(service, endpoint_url=runtime.endpoint_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    return make
+
+
+@pytest.fixture(scope="package")
+def pipeline_env(runtime, client, airflow_env):
+    """A migrated Airflow home whose aws_default points at the runtime; the execution role and Lambda boundary."""
+    iam = client("iam")
+    iam.create_role(RoleName="pawflow-sagemaker-execution", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    iam.create_policy(PolicyName="pawflow-lambda-boundary",
+                      PolicyDocument=(REPO / "iam" / "lambda-permissions-boundary.json").read_text())
+    connection = {"conn_type": "aws", "login": "testing", "password": "testing",
+                  "extra": {"region_name": REGION, "endpoint_url": runtime.endpoint_url}}
+    env = {**airflow_env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), "AWS_DEFAULT_REGION": REGION}
+    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
+                             text=True, timeout=300, check=False)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    return env
+
+
+@pytest.fixture(scope="package")
+def run_dag(pipeline_env):
+    """Run a DAG with ``dag.test(run_conf=...)`` in a fresh interpreter; return states and return values."""
+
+    def run(dag_id: str, conf: dict, expect: str = "success") -> dict:
+        return _run_dag(pipeline_env, dag_id, conf, expect)
+
+    return run
+
+
+def _run_dag(env, dag_id, conf, expect):
+    result = subprocess.run([sys.executable, "-c", RUN_DAG, str(REPO / "dags"), dag_id, json.dumps(conf)], env=env,
+                            capture_output=True, text=True, timeout=900, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        pytest.fail(f"dag.test() exited with {result.returncode}:\n{(result.stdout + result.stderr)[-6000:]}")
+    report = json.loads(lines[-1][len("RESULT "):])
+    report["xcom"] = {k: json.loads(v) if isinstance(v, str) and v[:1] in "{[\"" else v
+                      for k, v in report["xcom"].items()}
+    failed = {task: state for task, state in report["tasks"].items() if state not in ("success", "skipped")}
+    if expect != "success":
+        assert report["state"] == expect, report["tasks"]
+        return report
+    if report["state"] != "success" or failed:
+        errors = [line for line in (result.stdout + result.stderr).splitlines()
+                  if "error" in line.lower() or "denied" in line.lower() or "exception" in line.lower()]
+        pytest.fail(f"run {report['state']}; tasks not successful: {failed}\n" + "\n".join(errors[-40:]))
+    return report
+
+

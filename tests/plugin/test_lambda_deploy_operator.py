@@ -66,3 +66,25 @@ def test_default_source_is_the_repository_lambda_folder(context, unique):
 def test_rejects_bad_limits(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LambdaDeployFunctionOperator(task_id="d", function_name="f", **kwargs)
+
+
+@pytest.fixture
+def boundary(client, unique):
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}
+    return client("iam").create_policy(PolicyName=f"{unique}-boundary", PolicyDocument=json.dumps(document))[
+        "Policy"]["Arn"]
+
+
+def test_role_is_created_under_the_permissions_boundary(client, context, source, unique, boundary):
+    deploy(context, function_name=unique, source_dir=str(source), permissions_boundary=f"{unique}-boundary")
+    role = client("iam").get_role(RoleName=f"{unique}-role")["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+
+
+def test_an_existing_role_gets_the_boundary(client, context, source, unique, boundary):
+    deploy(context, function_name=unique, source_dir=str(source))
+    assert "PermissionsBoundary" not in client("iam").get_role(RoleName=f"{unique}-role")["Role"]
+    deploy(context, function_name=unique, source_dir=str(source), permissions_boundary=boundary)
+    role = client("iam").get_role(RoleName=f"{unique}-role")["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -39,12 +40,16 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
     deployed one: unchanged code is not uploaded again, so no needless version is published later.
     The execution role is created when missing, trusted by Lambda, with only
     ``AWSLambdaBasicExecutionRole`` attached; the right to invoke the endpoint is granted separately and
-    narrowly (see ``LambdaEndpointInvokePolicyOperator``).
+    narrowly (see ``LambdaEndpointInvokePolicyOperator``). With ``permissions_boundary`` the role is created
+    under that boundary (and an existing role gets it): whoever may write the role's inline policies, as
+    Airflow must, can then never give the function more than the boundary allows.
 
     :param function_name: The Lambda function. (templated)
     :param source_dir: Folder whose files become the zip's top level; ``None`` packs the repository's
         ``lambda/``. (templated)
     :param role_name: Execution role, created when missing; defaults to ``<function_name>-role``. (templated)
+    :param permissions_boundary: Name or ARN of a managed policy to set as the role's permissions boundary,
+        or None. (templated)
     :param environment: Environment variables, e.g. ``{"ENDPOINT_NAME": ...}``. (templated)
     :param runtime: Lambda runtime identifier.
     :param handler: ``module.function`` Lambda calls.
@@ -62,7 +67,7 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
 
     aws_hook_class = LambdaHook
     template_fields: Sequence[str] = aws_template_fields(
-        "function_name", "source_dir", "role_name", "environment", "description"
+        "function_name", "source_dir", "role_name", "permissions_boundary", "environment", "description"
     )
     template_fields_renderers = {"environment": "json"}
     operator_extra_links = (LambdaFunctionLink(),)
@@ -74,6 +79,7 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         function_name: str,
         source_dir: str | None = None,
         role_name: str | None = None,
+        permissions_boundary: str | None = None,
         environment: dict[str, str] | None = None,
         runtime: str = "python3.12",
         handler: str = "lambda_function.lambda_handler",
@@ -86,6 +92,7 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         self.function_name = function_name
         self.source_dir = source_dir
         self.role_name = role_name
+        self.permissions_boundary = permissions_boundary
         self.environment = environment
         self.runtime = runtime
         self.handler = handler
@@ -101,22 +108,39 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         return IamHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
                        config=self.botocore_config)
 
+    def _boundary_arn(self, iam: IamHook) -> str | None:
+        boundary = self.permissions_boundary or None
+        if boundary is None or boundary.startswith("arn:"):
+            return boundary
+        sts = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                          config=self.botocore_config, client_type="sts")
+        account = sts.conn.get_caller_identity()["Account"]
+        return f"arn:{iam.conn_partition}:iam::{account}:policy/{boundary}"
+
     def _ensure_role(self) -> str:
         iam = self._iam()
         name = self.role_name or f"{self.function_name}-role"
         policy_arn = f"arn:{iam.conn_partition}:iam::aws:policy/{BASIC_EXECUTION_POLICY}"
+        boundary = self._boundary_arn(iam)
         try:
             role = iam.conn.get_role(RoleName=name)["Role"]
             self.log.info("Execution role %s exists.", name)
         except ClientError as error:
             if error.response["Error"]["Code"] != "NoSuchEntity":
                 raise
-            self.log.info("Creating execution role %s with basic execution rights only.", name)
+            self.log.info("Creating execution role %s with basic execution rights only (boundary %s).",
+                          name, boundary)
+            extra = {"PermissionsBoundary": boundary} if boundary else {}
             role = iam.conn.create_role(
                 RoleName=name,
                 AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
                 Description=f"Execution role of the {self.function_name} Lambda function (pawflow)",
+                **extra,
             )["Role"]
+        current = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if boundary and current != boundary:
+            self.log.info("Setting permissions boundary %s on role %s (was %s).", boundary, name, current)
+            iam.conn.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
         iam.conn.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         return role["Arn"]
 

@@ -1,0 +1,77 @@
+"""dog_breed_pipeline runs end to end with ``dag.test()`` on the local AWS runtime, twice: the second run converges.
+
+Real parts throughout: Airflow's own test runner (triggers run in line in the deferrable run), the local
+runtime as AWS (training, tuning and serving really run on a small generated data set, IAM is enforced on the
+Lambda's role), and the repository's training code, Lambda and serving code. The first run defers its
+SageMaker waits, the second polls in the task; the second also tears the endpoint down.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "pawflow-e2e"
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from pawflow.sample_data import generate_dog_images
+
+    return generate_dog_images(tmp_path_factory.mktemp("dogImages"), num_classes=3, train_per_class=6,
+                               valid_per_class=2, test_per_class=2, image_size=64, seed=0, overwrite=True)
+
+
+@pytest.fixture(scope="module")
+def runs(run_dag, dataset):
+    conf = {"data_source": str(dataset), "bucket": BUCKET, "epochs": 1, "tuning_max_jobs": 2,
+            "tuning_max_parallel_jobs": 2, "multi_instance_count": 2, "poll_seconds": 1,
+            "extra_hyperparameters": {"num_workers": 0}}
+    first = run_dag("dog_breed_pipeline", {**conf, "deferrable": True, "keep_resources": True})
+    second = run_dag("dog_breed_pipeline", {**conf, "deferrable": False, "keep_resources": False})
+    return first, second
+
+
+def test_first_run_tunes_trains_deploys_and_answers_through_the_lambda(runs):
+    first, _ = runs
+    xcom = first["xcom"]
+    assert xcom["sync_data"]["Uploaded"] == 3 * (6 + 2 + 2)
+    tuning = xcom["tune_hyperparameters"]["Tuning"]
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 2
+    assert xcom["train_multi_instance"]["Training"]["ResourceConfig"]["InstanceCount"] == 2
+    chosen = xcom["deployment_config"]["chosen"]
+    assert chosen["Value"] == min(chosen["Candidates"].values())
+    assert xcom["deploy_endpoint"]["Endpoint"]["EndpointStatus"] == "InService"
+    assert xcom["check_smoke_answer"]["label"] in {"Affenpinscher", "Afghan hound", "Airedale terrier"}
+    assert first["tasks"]["tear_down"] == "skipped"
+
+
+def test_first_run_leaves_a_least_privilege_lambda_with_concurrency(runs, client):
+    first, _ = runs
+    policy = first["xcom"]["grant_least_privilege_invoke"]["PolicyDocument"]
+    assert policy["Statement"][0]["Resource"].endswith(":endpoint/dog-breed-classifier")
+    concurrency = first["xcom"]["lambda_concurrency"]
+    assert concurrency["ReservedConcurrentExecutions"] == 5
+    assert concurrency["ProvisionedConcurrency"]["Status"] == "READY"
+    target = first["xcom"]["autoscale_endpoint"]["ScalableTarget"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+
+
+def test_second_run_converges_without_reuploading_or_republishing(runs):
+    first, second = runs
+    xcom = second["xcom"]
+    assert (xcom["sync_data"]["Uploaded"], xcom["sync_data"]["Unchanged"]) == (0, 30)
+    assert xcom["upload_training_code"] == first["xcom"]["upload_training_code"]
+    assert (xcom["deploy_lambda"]["Created"], xcom["deploy_lambda"]["CodeUpdated"]) == (False, False)
+    assert xcom["lambda_concurrency"]["Version"] == first["xcom"]["lambda_concurrency"]["Version"]
+    assert xcom["grant_least_privilege_invoke"]["DetachedPolicyArns"] == []
+    assert xcom["deploy_endpoint"]["Endpoint"]["EndpointConfigName"] != \
+        first["xcom"]["deploy_endpoint"]["Endpoint"]["EndpointConfigName"]
+    assert xcom["check_smoke_answer"]["probability"] > 0
+
+
+def test_second_run_tears_the_endpoint_down(runs, client):
+    _, second = runs
+    assert "endpoint/dog-breed-classifier" in second["xcom"]["tear_down"]["Deleted"]
+    endpoints = client("sagemaker").list_endpoints()["Endpoints"]
+    assert [e["EndpointName"] for e in endpoints] == []
