@@ -58,8 +58,9 @@ def test_dag_list_shows_the_four_pawflow_dags(page, airflow, screenshots):
 
 
 def test_trigger_with_the_params_form_creates_a_run_with_that_conf(page, airflow, screenshots, keep_latest):
+    defaults = airflow.client.param_defaults(PIPELINE)
     endpoint_name = f"ui-{uuid.uuid4().hex[:12]}"
-    tuning_max_jobs = 4
+    tuning_max_jobs = defaults["tuning_max_jobs"] + 1
     sign_in_as_admin(page, airflow)
     page.get_by_role("link", name="Dags", exact=True).first.click()
     page.get_by_role("link", name=PIPELINE, exact=True).click()
@@ -71,10 +72,10 @@ def test_trigger_with_the_params_form_creates_a_run_with_that_conf(page, airflow
     expect(dialog.get_by_role("heading", name=f"Trigger Dag - {PIPELINE}")).to_be_visible()
     expect(dialog.get_by_role("button", name="Run Parameters")).to_be_visible()
     tuning_jobs = dialog.get_by_role("spinbutton", name="tuning_max_jobs")
-    expect(tuning_jobs).to_have_value("6")
+    expect(tuning_jobs).to_have_value(str(defaults["tuning_max_jobs"]))
     tuning_jobs.fill(str(tuning_max_jobs))
     endpoint = param_field(dialog, "endpoint_name").get_by_role("textbox")
-    expect(endpoint).to_have_value("dog-breed-classifier")
+    expect(endpoint).to_have_value(defaults["endpoint_name"])
     endpoint.fill(endpoint_name)
     expect(endpoint).to_have_value(endpoint_name)
     param_field(dialog, "tuning_max_jobs").evaluate("row => row.scrollIntoView({block: 'start'})")
@@ -107,4 +108,5 @@ def test_trigger_with_the_params_form_creates_a_run_with_that_conf(page, airflow
     assert run["run_type"] == "manual"
     assert run["conf"]["endpoint_name"] == endpoint_name
     assert run["conf"]["tuning_max_jobs"] == tuning_max_jobs
-    assert run["conf"]["tuning_max_parallel_jobs"] == 3, "fields left alone keep their Param defaults"
+    untouched = {name: value for name, value in defaults.items() if name not in ("endpoint_name", "tuning_max_jobs")}
+    assert {name: run["conf"][name] for name in untouched} == untouched, "fields left alone keep their defaults"
