@@ -154,6 +154,16 @@ class AirflowApiClient:
         """Create a manual run the way the UI's Trigger button does."""
         return self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
 
+    def param_defaults(self, dag_id: str) -> dict:
+        """The default value of each of the DAG's Params, as the Trigger form pre-fills them."""
+        params = self._call("GET", f"/api/v2/dags/{dag_id}/details").get("params") or {}
+        return {name: param["value"] for name, param in params.items()}
+
+    def dag_runs(self, dag_id: str, limit: int = 100) -> list[dict]:
+        """The DAG's runs, oldest first."""
+        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns",
+                          params={"limit": limit, "order_by": "run_after"})["dag_runs"]
+
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
 
