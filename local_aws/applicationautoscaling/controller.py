@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from moto.applicationautoscaling.models import applicationautoscaling_backends
-from moto.cloudwatch.models import cloudwatch_backends
-from moto.sagemaker.models import sagemaker_backends
-
 from local_aws.applicationautoscaling.models import (
     SAGEMAKER_METRICS,
     SAGEMAKER_RESOURCE,
@@ -33,6 +29,7 @@ from local_aws.applicationautoscaling.target_tracking import (
     high_alarm_state,
     low_alarm_state,
 )
+from local_aws.moto_seam import applicationautoscaling_backends, cloudwatch_backend, sagemaker_backend
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +52,7 @@ class SageMakerVariants:
     """``VariantScaler`` over moto's SageMaker and CloudWatch backends (the runtime's own subclasses)."""
 
     def variant(self, account_id: str, region: str, endpoint: str, variant: str) -> tuple[str, int] | None:
-        found = sagemaker_backends[account_id][region].endpoints.get(endpoint)
+        found = sagemaker_backend(region, account_id).endpoints.get(endpoint)
         if found is None:
             return None
         for production_variant in found.production_variants:
@@ -67,14 +64,14 @@ class SageMakerVariants:
         return None
 
     def scale(self, account_id: str, region: str, endpoint: str, variant: str, desired: int) -> None:
-        sagemaker_backends[account_id][region].update_endpoint_weights_and_capacities(
+        sagemaker_backend(region, account_id).update_endpoint_weights_and_capacities(
             endpoint, [{"VariantName": variant, "DesiredInstanceCount": desired}])
 
     def metric_sum(self, account_id: str, region: str, namespace: str, metric: str, dimensions: list[dict],
                    start: float, end: float) -> float | None:
         wanted = {(d["Name"], d["Value"]) for d in dimensions}
         total = None
-        for datum in cloudwatch_backends[account_id][region].get_all_metrics():
+        for datum in cloudwatch_backend(region, account_id).get_all_metrics():
             if datum.namespace != namespace or datum.name != metric:
                 continue
             if not wanted <= {(d.name, d.value) for d in datum.dimensions}:
@@ -242,7 +239,7 @@ class TargetTrackingController:
 
     def _set_alarm_states(self, account_id: str, region: str, policy: Any, datapoints: list[float | None],
                           target: float) -> None:
-        cloudwatch = cloudwatch_backends[account_id][region]
+        cloudwatch = cloudwatch_backend(region, account_id)
         for alarm in policy.alarms:
             state = (high_alarm_state if "-AlarmHigh-" in alarm.name else low_alarm_state)(datapoints, target)
             if alarm.state_value != state:

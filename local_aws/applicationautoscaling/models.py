@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from moto.applicationautoscaling.exceptions import AWSValidationException
-from moto.applicationautoscaling.models import ApplicationAutoscalingBackend, FakeApplicationAutoscalingPolicy
-from moto.cloudwatch.models import cloudwatch_backends
-from moto.core.exceptions import JsonRESTError
-from moto.sagemaker.models import sagemaker_backends
-
 from local_aws.applicationautoscaling.target_tracking import HIGH_DATAPOINTS, LOW_DATAPOINTS, LOW_THRESHOLD_RATIO
+from local_aws.moto_seam import (
+    ApplicationAutoscalingBackend,
+    FakeApplicationAutoscalingPolicy,
+    JsonRESTError,
+    cloudwatch_backend,
+    sagemaker_backend,
+)
+from local_aws.moto_seam import AutoScalingValidationException as AWSValidationException
 
 SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SAGEMAKER_RESOURCE = re.compile(r"^endpoint/(?P<endpoint>[^/]+)/variant/(?P<variant>[^/]+)$")
@@ -122,7 +124,7 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         match = SAGEMAKER_RESOURCE.match(r_id or "")
         if match is None or dimension != SAGEMAKER_DIMENSION:
             raise AWSValidationException("Unsupported service namespace, resource type or scalable dimension")
-        endpoint = sagemaker_backends[self.account_id][self.region_name].endpoints.get(match["endpoint"])
+        endpoint = sagemaker_backend(self.region_name, self.account_id).endpoints.get(match["endpoint"])
         if endpoint is None:
             raise AWSValidationException(f"The endpoint {match['endpoint']} does not exist")
         variants = [variant["VariantName"] for variant in endpoint.production_variants]
@@ -158,7 +160,7 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         dimensions = [{"Name": "EndpointName", "Value": match["endpoint"]},
                       {"Name": "VariantName", "Value": match["variant"]}]
         action = f"{policy.policy_arn}:createdBy/{uuid.uuid4()}"
-        cloudwatch = cloudwatch_backends[self.account_id][self.region_name]
+        cloudwatch = cloudwatch_backend(self.region_name, self.account_id)
         target = float(config["TargetValue"])
         alarms = []
         for kind, operator, periods, threshold in (
