@@ -1,9 +1,9 @@
 """The loop that makes target tracking act: every metric period, read the metric, decide, scale the variant.
 
-For each SageMaker target-tracking policy it reads the policy's metric (``InvocationsPerInstance``, Sum per period)
-from CloudWatch, sets the policy's high and low alarms, and when ``target_tracking.decide`` asks for a new capacity
-it records a scaling activity and calls the endpoint's UpdateEndpointWeightsAndCapacities path, which starts or
-stops serving workers. The activity stays InProgress until the endpoint is InService with that many instances.
+For each SageMaker target-tracking policy it reads the policy's metric (``InvocationsPerInstance`` or the
+customized metric, Sum per period) from CloudWatch, sets the policy's high and low alarms, and when
+``target_tracking.decide`` asks for a new capacity it records a scaling activity and calls the endpoint's
+UpdateEndpointWeightsAndCapacities path, which starts or stops serving workers. The activity stays InProgress until the endpoint is InService with that many instances.
 Scalable targets outside their [min, max] are brought back inside, as AWS does after RegisterScalableTarget.
 """
 
@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from local_aws.applicationautoscaling.models import (
-    SAGEMAKER_METRICS,
     SAGEMAKER_RESOURCE,
     LocalApplicationAutoscalingBackend,
     ScalingActivity,
+    tracked_metric,
 )
 from local_aws.applicationautoscaling.target_tracking import (
     ALARM,
@@ -168,7 +168,7 @@ class TargetTrackingController:
         if policy is None:
             return
         config = policy.target_tracking_scaling_policy_configuration or {}
-        datapoints = self._datapoints(account_id, region, policy, endpoint, variant, now)
+        datapoints = self._datapoints(account_id, region, policy, now)
         target_value = float(config["TargetValue"])
         self._set_alarm_states(account_id, region, policy, datapoints, target_value)
         suspended = target.suspended_state or {}
@@ -223,18 +223,14 @@ class TargetTrackingController:
         activity.end_time = _utc(self._clock())
         history.pending = None
 
-    def _datapoints(self, account_id: str, region: str, policy: Any, endpoint: str, variant: str,
-                    now: float) -> list[float | None]:
-        config = policy.target_tracking_scaling_policy_configuration or {}
-        predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
-        namespace, metric, _ = SAGEMAKER_METRICS.get(predefined, ("AWS/SageMaker", "InvocationsPerInstance", "Sum"))
-        dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+    def _datapoints(self, account_id: str, region: str, policy: Any, now: float) -> list[float | None]:
+        metric = tracked_metric(policy.target_tracking_scaling_policy_configuration or {}, policy.resource_id)
         last_complete = (now // self.period) * self.period
         points = []
         for index in range(LOW_DATAPOINTS, 0, -1):
             start = last_complete - index * self.period
-            points.append(self.scaler.metric_sum(account_id, region, namespace, metric, dimensions,
-                                                 start, start + self.period))
+            points.append(self.scaler.metric_sum(account_id, region, metric.namespace, metric.name,
+                                                 metric.dimensions, start, start + self.period))
         return points
 
     def _set_alarm_states(self, account_id: str, region: str, policy: Any, datapoints: list[float | None],
