@@ -213,14 +213,13 @@ def bench_iam_overhead(client, session_client, calls: int = 50) -> dict[str, flo
 
 
 def bench_managed_policies() -> dict[str, float]:
-    from moto.core.models import default_user_config
-    from moto.iam.models import IAMBackend
+    from local_aws import moto_seam
 
     timings = {}
     for load in (False, True):
-        default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = load
+        moto_seam.load_aws_managed_policies(load)
         started = time.perf_counter()
-        IAMBackend("us-east-1", account_id="123456789012")
+        moto_seam.IAMBackend("us-east-1", account_id="123456789012")
         timings["with" if load else "without"] = (time.perf_counter() - started) * 1000
     return timings
 

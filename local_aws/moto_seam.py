@@ -18,6 +18,13 @@ attributes the SageMaker models read and write, which mirror botocore's shapes i
   objective_status_counters, best_training_job, OverallBestTrainingJob, failure_reason, ...`` and ``describe()``;
 * ``FakeEndpoint`` / ``FakeEndpointConfig`` / ``Model``: ``endpoint_status, production_variants,
   endpoint_config_name, failure_reason``; ``primary_container``, ``containers`` (via ``model_container``).
+
+Lambda, Application Auto Scaling and IAM enforcement read: ``LambdaFunction`` (``function_name, version,
+function_arn, handler, run_time, role, code_bytes, code_size, environment_vars, memory_size, timeout,
+reserved_concurrency``), ``LambdaStorage`` (``_functions, _aliases, _arns``), ``LayerStorage._layers``, the
+autoscaling backend's ``targets`` and ``policies``, CloudWatch's ``get_all_metrics()`` datums (``namespace,
+name, dimensions, timestamp, value``), STS ``assumed_roles`` and IAM roles', users' and groups' ``policies``
+and ``managed_policies``.
 """
 
 from __future__ import annotations
@@ -28,24 +35,58 @@ from collections.abc import Iterator
 from typing import Any
 
 import moto
+from moto.applicationautoscaling.exceptions import AWSValidationException as AutoScalingValidationException
+from moto.applicationautoscaling.models import (
+    ApplicationAutoscalingBackend,
+    FakeApplicationAutoscalingPolicy,
+    applicationautoscaling_backends,
+)
+from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+from moto.awslambda.exceptions import InvalidParameterValueException as LambdaInvalidParameterValue
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, LayerStorage, lambda_backends
+from moto.awslambda.responses import LambdaResponse
 from moto.backends import get_backend
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
-from moto.core.exceptions import ServiceException
-from moto.core.responses import ActionResult, BaseResponse, EmptyResult
+from moto.core.exceptions import JsonRESTError, ServiceException
+from moto.core.responses import TYPE_RESPONSE, ActionResult, BaseResponse, EmptyResult
+from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.models import logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.models import s3_backends
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sts.models import sts_backends
+from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
 
 MOTO_VERSION = moto.__version__
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 
 # Names re-exported for the service packages: they subclass or raise these.
 __all__ = [
+    "ARN_PARTITION_REGEX",
+    "ApplicationAutoScalingResponse",
+    "ApplicationAutoscalingBackend",
+    "AutoScalingValidationException",
+    "FakeApplicationAutoscalingPolicy",
+    "IAMBackend",
+    "JsonRESTError",
+    "LambdaBackend",
+    "LambdaClientError",
+    "LambdaFunction",
+    "LambdaInvalidParameterValue",
+    "LambdaResponse",
+    "LambdaStorage",
+    "LayerStorage",
+    "TYPE_RESPONSE",
+    "applicationautoscaling_backends",
+    "get_partition",
+    "iam_backends",
+    "lambda_backends",
+    "sts_backends",
     "ACCOUNT_ID",
     "ActionResult",
     "BaseResponse",
@@ -124,11 +165,11 @@ def restore_backend(service: str, account_id: str, region: str, backend: BaseBac
     dict.__setitem__(account_backends, region, backend)
 
 
-def load_aws_managed_policies() -> None:
+def load_aws_managed_policies(enabled: bool = True) -> None:
     """Have IAM backends created from now on hold AWS managed policies (AmazonSageMakerFullAccess, ...)."""
     from moto.core.models import default_user_config
 
-    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = enabled
 
 
 def dispatcher_app() -> DomainDispatcherApplication:

@@ -1,9 +1,9 @@
 """The loop that makes target tracking act: every metric period, read the metric, decide, scale the variant.
 
-For each SageMaker target-tracking policy it reads the policy's metric (``InvocationsPerInstance``, Sum per period)
-from CloudWatch, sets the policy's high and low alarms, and when ``target_tracking.decide`` asks for a new capacity
-it records a scaling activity and calls the endpoint's UpdateEndpointWeightsAndCapacities path, which starts or
-stops serving workers. The activity stays InProgress until the endpoint is InService with that many instances.
+For each SageMaker target-tracking policy it reads the policy's metric (``InvocationsPerInstance`` or the
+customized metric, Sum per period) from CloudWatch, sets the policy's high and low alarms, and when
+``target_tracking.decide`` asks for a new capacity it records a scaling activity and calls the endpoint's
+UpdateEndpointWeightsAndCapacities path, which starts or stops serving workers. The activity stays InProgress until the endpoint is InService with that many instances.
 Scalable targets outside their [min, max] are brought back inside, as AWS does after RegisterScalableTarget.
 """
 
@@ -15,15 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from moto.applicationautoscaling.models import applicationautoscaling_backends
-from moto.cloudwatch.models import cloudwatch_backends
-from moto.sagemaker.models import sagemaker_backends
-
 from local_aws.applicationautoscaling.models import (
-    SAGEMAKER_METRICS,
     SAGEMAKER_RESOURCE,
     LocalApplicationAutoscalingBackend,
     ScalingActivity,
+    tracked_metric,
 )
 from local_aws.applicationautoscaling.target_tracking import (
     ALARM,
@@ -33,6 +29,7 @@ from local_aws.applicationautoscaling.target_tracking import (
     high_alarm_state,
     low_alarm_state,
 )
+from local_aws.moto_seam import applicationautoscaling_backends, cloudwatch_backend, sagemaker_backend
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +52,7 @@ class SageMakerVariants:
     """``VariantScaler`` over moto's SageMaker and CloudWatch backends (the runtime's own subclasses)."""
 
     def variant(self, account_id: str, region: str, endpoint: str, variant: str) -> tuple[str, int] | None:
-        found = sagemaker_backends[account_id][region].endpoints.get(endpoint)
+        found = sagemaker_backend(region, account_id).endpoints.get(endpoint)
         if found is None:
             return None
         for production_variant in found.production_variants:
@@ -67,14 +64,14 @@ class SageMakerVariants:
         return None
 
     def scale(self, account_id: str, region: str, endpoint: str, variant: str, desired: int) -> None:
-        sagemaker_backends[account_id][region].update_endpoint_weights_and_capacities(
+        sagemaker_backend(region, account_id).update_endpoint_weights_and_capacities(
             endpoint, [{"VariantName": variant, "DesiredInstanceCount": desired}])
 
     def metric_sum(self, account_id: str, region: str, namespace: str, metric: str, dimensions: list[dict],
                    start: float, end: float) -> float | None:
         wanted = {(d["Name"], d["Value"]) for d in dimensions}
         total = None
-        for datum in cloudwatch_backends[account_id][region].get_all_metrics():
+        for datum in cloudwatch_backend(region, account_id).get_all_metrics():
             if datum.namespace != namespace or datum.name != metric:
                 continue
             if not wanted <= {(d.name, d.value) for d in datum.dimensions}:
@@ -171,7 +168,7 @@ class TargetTrackingController:
         if policy is None:
             return
         config = policy.target_tracking_scaling_policy_configuration or {}
-        datapoints = self._datapoints(account_id, region, policy, endpoint, variant, now)
+        datapoints = self._datapoints(account_id, region, policy, now)
         target_value = float(config["TargetValue"])
         self._set_alarm_states(account_id, region, policy, datapoints, target_value)
         suspended = target.suspended_state or {}
@@ -226,23 +223,19 @@ class TargetTrackingController:
         activity.end_time = _utc(self._clock())
         history.pending = None
 
-    def _datapoints(self, account_id: str, region: str, policy: Any, endpoint: str, variant: str,
-                    now: float) -> list[float | None]:
-        config = policy.target_tracking_scaling_policy_configuration or {}
-        predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
-        namespace, metric, _ = SAGEMAKER_METRICS.get(predefined, ("AWS/SageMaker", "InvocationsPerInstance", "Sum"))
-        dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+    def _datapoints(self, account_id: str, region: str, policy: Any, now: float) -> list[float | None]:
+        metric = tracked_metric(policy.target_tracking_scaling_policy_configuration or {}, policy.resource_id)
         last_complete = (now // self.period) * self.period
         points = []
         for index in range(LOW_DATAPOINTS, 0, -1):
             start = last_complete - index * self.period
-            points.append(self.scaler.metric_sum(account_id, region, namespace, metric, dimensions,
-                                                 start, start + self.period))
+            points.append(self.scaler.metric_sum(account_id, region, metric.namespace, metric.name,
+                                                 metric.dimensions, start, start + self.period))
         return points
 
     def _set_alarm_states(self, account_id: str, region: str, policy: Any, datapoints: list[float | None],
                           target: float) -> None:
-        cloudwatch = cloudwatch_backends[account_id][region]
+        cloudwatch = cloudwatch_backend(region, account_id)
         for alarm in policy.alarms:
             state = (high_alarm_state if "-AlarmHigh-" in alarm.name else low_alarm_state)(datapoints, target)
             if alarm.state_value != state:

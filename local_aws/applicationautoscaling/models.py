@@ -13,24 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from moto.applicationautoscaling.exceptions import AWSValidationException
-from moto.applicationautoscaling.models import ApplicationAutoscalingBackend, FakeApplicationAutoscalingPolicy
-from moto.cloudwatch.models import cloudwatch_backends
-from moto.core.exceptions import JsonRESTError
-from moto.sagemaker.models import sagemaker_backends
-
 from local_aws.applicationautoscaling.target_tracking import HIGH_DATAPOINTS, LOW_DATAPOINTS, LOW_THRESHOLD_RATIO
+from local_aws.moto_seam import (
+    ApplicationAutoscalingBackend,
+    FakeApplicationAutoscalingPolicy,
+    JsonRESTError,
+    cloudwatch_backend,
+    sagemaker_backend,
+)
+from local_aws.moto_seam import AutoScalingValidationException as AWSValidationException
 
 SAGEMAKER_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SAGEMAKER_RESOURCE = re.compile(r"^endpoint/(?P<endpoint>[^/]+)/variant/(?P<variant>[^/]+)$")
 SAGEMAKER_METRICS = {
-    "SageMakerVariantInvocationsPerInstance": ("AWS/SageMaker", "InvocationsPerInstance", "Sum"),
-}
-SAGEMAKER_PREDEFINED_METRICS = {
-    "SageMakerVariantInvocationsPerInstance",
-    "SageMakerVariantProvisionedConcurrencyUtilization",
-    "SageMakerInferenceComponentInvocationsPerCopy",
-    "SageMakerVariantConcurrentRequestsPerModelHighResolution",
+    "SageMakerVariantInvocationsPerInstance": ("AWS/SageMaker", "InvocationsPerInstance"),
 }
 
 
@@ -122,7 +118,7 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         match = SAGEMAKER_RESOURCE.match(r_id or "")
         if match is None or dimension != SAGEMAKER_DIMENSION:
             raise AWSValidationException("Unsupported service namespace, resource type or scalable dimension")
-        endpoint = sagemaker_backends[self.account_id][self.region_name].endpoints.get(match["endpoint"])
+        endpoint = sagemaker_backend(self.region_name, self.account_id).endpoints.get(match["endpoint"])
         if endpoint is None:
             raise AWSValidationException(f"The endpoint {match['endpoint']} does not exist")
         variants = [variant["VariantName"] for variant in endpoint.production_variants]
@@ -152,13 +148,9 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
 
     def _sagemaker_alarms(self, policy: Any) -> list[Any]:
         config = policy.target_tracking_scaling_policy_configuration
-        predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
-        namespace, metric, statistic = SAGEMAKER_METRICS.get(predefined, ("AWS/SageMaker", "InvocationsPerInstance", "Sum"))
-        match = SAGEMAKER_RESOURCE.match(policy.resource_id)
-        dimensions = [{"Name": "EndpointName", "Value": match["endpoint"]},
-                      {"Name": "VariantName", "Value": match["variant"]}]
+        metric = tracked_metric(config, policy.resource_id)
         action = f"{policy.policy_arn}:createdBy/{uuid.uuid4()}"
-        cloudwatch = cloudwatch_backends[self.account_id][self.region_name]
+        cloudwatch = cloudwatch_backend(self.region_name, self.account_id)
         target = float(config["TargetValue"])
         alarms = []
         for kind, operator, periods, threshold in (
@@ -166,11 +158,11 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
             ("AlarmLow", "LessThanThreshold", LOW_DATAPOINTS, target * LOW_THRESHOLD_RATIO),
         ):
             alarms.append(cloudwatch.put_metric_alarm(
-                name=f"TargetTracking-{policy.resource_id}-{kind}-{uuid.uuid4()}", namespace=namespace,
-                metric_name=metric, comparison_operator=operator, evaluation_periods=periods, period=60,
-                threshold=threshold, statistic=statistic,
+                name=f"TargetTracking-{policy.resource_id}-{kind}-{uuid.uuid4()}", namespace=metric.namespace,
+                metric_name=metric.name, comparison_operator=operator, evaluation_periods=periods, period=60,
+                threshold=threshold, statistic="Sum",
                 description=f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {action}.",
-                dimensions=dimensions, alarm_actions=[action], metric_data_queries=[],
+                dimensions=metric.dimensions, alarm_actions=[action], metric_data_queries=[],
             ))
         return alarms
 
@@ -189,6 +181,26 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         return sorted(found, key=lambda a: a.start_time, reverse=True)
 
 
+@dataclass(frozen=True)
+class TrackedMetric:
+    """The CloudWatch metric a target-tracking policy follows (summed per period)."""
+
+    namespace: str
+    name: str
+    dimensions: list[dict[str, str]]
+
+
+def tracked_metric(config: dict[str, Any], resource_id: str) -> TrackedMetric:
+    """The metric of a SageMaker variant's target-tracking configuration (validated by ``put_scaling_policy``)."""
+    custom = config.get("CustomizedMetricSpecification")
+    if custom is not None:
+        return TrackedMetric(custom["Namespace"], custom["MetricName"], list(custom.get("Dimensions") or []))
+    namespace, name = SAGEMAKER_METRICS[config["PredefinedMetricSpecification"]["PredefinedMetricType"]]
+    match = SAGEMAKER_RESOURCE.match(resource_id)
+    return TrackedMetric(namespace, name, [{"Name": "EndpointName", "Value": match["endpoint"]},
+                                           {"Name": "VariantName", "Value": match["variant"]}])
+
+
 def _validate_sagemaker_tracking(config: dict[str, Any]) -> None:
     if "TargetValue" not in config:
         raise AWSValidationException("TargetValue is required for a target tracking scaling policy")
@@ -199,7 +211,14 @@ def _validate_sagemaker_tracking(config: dict[str, Any]) -> None:
             "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification must be specified")
     if predefined is not None:
         metric_type = predefined.get("PredefinedMetricType")
-        if metric_type not in SAGEMAKER_PREDEFINED_METRICS:
+        if metric_type not in SAGEMAKER_METRICS:
             raise AWSValidationException(
                 f"Unsupported metric type {metric_type} for service namespace sagemaker and scalable dimension "
-                f"{SAGEMAKER_DIMENSION}")
+                f"{SAGEMAKER_DIMENSION}; the local runtime tracks {', '.join(SAGEMAKER_METRICS)}")
+        return
+    if "Metrics" in custom:
+        raise AWSValidationException("Metric math in CustomizedMetricSpecification is not supported by the local "
+                                     "runtime; name one metric with MetricName, Namespace and Statistic Sum")
+    if custom.get("Statistic") != "Sum" or not custom.get("MetricName") or not custom.get("Namespace"):
+        raise AWSValidationException("The local runtime tracks customized metrics by their Sum per period: give "
+                                     "MetricName, Namespace and Statistic Sum")

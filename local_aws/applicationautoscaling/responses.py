@@ -2,9 +2,8 @@
 
 import json
 
-from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
-
 from local_aws.applicationautoscaling.models import LocalApplicationAutoscalingBackend
+from local_aws.moto_seam import ApplicationAutoScalingResponse
 
 
 class LocalApplicationAutoScalingResponse(ApplicationAutoScalingResponse):

@@ -44,7 +44,3 @@ class ConcurrencyLimiter:
             self._in_flight[function_key] -= 1
             if reserved is None:
                 self._unreserved_in_flight -= 1
-
-    def in_flight(self, function_key: str) -> int:
-        with self._lock:
-            return self._in_flight.get(function_key, 0)

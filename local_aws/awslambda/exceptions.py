@@ -2,7 +2,7 @@
 
 import json
 
-from moto.awslambda.exceptions import LambdaClientError
+from local_aws.moto_seam import LambdaClientError
 
 
 class TooManyRequestsException(LambdaClientError):

@@ -15,13 +15,6 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.exceptions import InvalidParameterValueException
-from moto.awslambda.models import LambdaBackend, LambdaFunction, LambdaStorage, LayerStorage, lambda_backends
-from moto.iam.models import iam_backends
-from moto.logs.models import logs_backends
-from moto.sts.models import sts_backends
-from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
-
 from local_aws.awslambda.concurrency import (
     DEFAULT_ACCOUNT_CONCURRENCY,
     MINIMUM_UNRESERVED_CONCURRENCY,
@@ -38,6 +31,19 @@ from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult,
 from local_aws.iam.enforcement import judge
 from local_aws.iam.identities import role_session_identity
 from local_aws.iam.request_actions import JSON, RequestedAction
+from local_aws.moto_seam import (
+    ARN_PARTITION_REGEX,
+    LambdaBackend,
+    LambdaFunction,
+    LambdaStorage,
+    LayerStorage,
+    get_partition,
+    iam_backends,
+    lambda_backends,
+    logs_backend,
+    sts_backends,
+)
+from local_aws.moto_seam import LambdaInvalidParameterValue as InvalidParameterValueException
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +366,7 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
     As in AWS, the events are dropped when the role may not create the log group (if missing) and stream and put
     events in it: a function without logging rights runs but leaves no logs.
     """
-    logs = logs_backends[spec.account_id][spec.region]
+    logs = logs_backend(spec.region, spec.account_id)
     group_name = f"/aws/lambda/{spec.function_name}"
     group_arn = f"arn:aws:logs:{spec.region}:{spec.account_id}:log-group:{group_name}"
     stream_arn = f"{group_arn}:log-stream:{stream_name}"

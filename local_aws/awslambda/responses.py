@@ -4,10 +4,8 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from moto.awslambda.responses import LambdaResponse
-from moto.core.responses import TYPE_RESPONSE
-
 from local_aws.awslambda.models import LocalLambdaBackend
+from local_aws.moto_seam import TYPE_RESPONSE, LambdaResponse
 
 # URL rules moto lacks: provisioned concurrency (Put/Get/Delete/List) and GetAccountSettings.
 EXTRA_URL_PATHS = (

@@ -79,7 +79,6 @@ class InvokeResult:
     function_error: str | None
     log_tail: str
     executed_version: str
-    cold_start: bool
 
 
 @dataclass
@@ -113,7 +112,6 @@ class LambdaRuntime:
         self.state_dir = Path(state_dir) / "lambda"
         self.endpoint_url = endpoint_url
         self.idle_seconds = idle_seconds
-        self.cold_starts = 0
         self._issue_credentials = issue_credentials
         self._write_logs = write_logs
         self._packages = PackageStore(self.state_dir / "code")
@@ -171,7 +169,7 @@ class LambdaRuntime:
             function_error = None
         tail_text = "\n".join(text for _, text in lines) + "\n"
         tail = base64.b64encode(tail_text.encode()[-LOG_TAIL_BYTES:]).decode()
-        return InvokeResult(request_id, body, function_error, tail, spec.version, cold)
+        return InvokeResult(request_id, body, function_error, tail, spec.version)
 
     def _invocation_frame(self, spec, request_id, payload, invoked_arn, client_context) -> dict:
         return {
@@ -281,8 +279,6 @@ class LambdaRuntime:
             credentials_expire_at=credentials.expires_at,
         )
         init_lines = env.start(init_timeout=INIT_TIMEOUT_SECONDS)
-        with self._lock:
-            self.cold_starts += 1
         logger.info("Started Lambda environment pid %s for %s:%s (%s, init %.1f ms)",
                     env.pid, spec.function_name, spec.version, initialization_type, env.init_ms)
         return env, init_lines
@@ -393,12 +389,6 @@ class LambdaRuntime:
                 return
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def environment_count(self) -> int:
-        with self._lock:
-            idle = sum(len(envs) for envs in self._idle.values())
-            provisioned = sum(pool.allocated for pool in self._provisioned.values())
-            return idle + provisioned + len(self._busy)
-
     def _reap_idle(self) -> None:
         while not self._closed.wait(timeout=min(self.idle_seconds, 30.0)):
             cutoff = time.monotonic() - self.idle_seconds

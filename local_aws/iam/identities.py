@@ -2,15 +2,14 @@
 
 Only credentials the runtime itself issued are found here: STS AssumeRole sessions and IAM users' access keys in
 moto's backends. Any other key (the usual ``testing``) resolves to None, which callers treat as the account's
-administrator. Reads moto's IAM and STS backends in process.
+administrator. Reads moto's IAM and STS backends in process (through ``moto_seam``).
 """
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.iam.models import iam_backends
-from moto.sts.models import sts_backends
+from local_aws.moto_seam import iam_backends, sts_backends
 
 PARTITION = "aws"
 

@@ -125,3 +125,23 @@ def test_a_count_below_the_minimum_is_raised_to_it_without_any_metric():
 
     assert variants.calls == [2]
     assert backend.activities[0].cause == "minimum capacity was set to 2"
+
+
+def test_a_customized_metric_is_read_from_its_own_namespace_and_dimensions():
+    backend, variants, clock = FakeBackend(cooldown=0), FakeVariants(count=1), Clock()
+    policy = backend.policies["p"]
+    policy.target_tracking_scaling_policy_configuration = {
+        "TargetValue": 10.0, "CustomizedMetricSpecification": {
+            "MetricName": "ImagesClassified", "Namespace": "Pawflow", "Statistic": "Sum",
+            "Dimensions": [{"Name": "Endpoint", "Value": "dogs"}]}}
+    asked = []
+
+    def metric_sum(account_id, region, namespace, metric, dimensions, start, end):
+        asked.append((namespace, metric, dimensions))
+        return 30.0
+
+    variants.metric_sum = metric_sum
+    controller_for(backend, variants, clock).tick()
+
+    assert set(map(str, asked)) == {str(("Pawflow", "ImagesClassified", [{"Name": "Endpoint", "Value": "dogs"}]))}
+    assert variants.calls == [3]

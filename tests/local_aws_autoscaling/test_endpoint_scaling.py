@@ -131,3 +131,27 @@ def test_a_minimum_above_the_current_count_scales_out_to_it(aws, endpoint, wait_
         lambda found: found and found[0]["StatusCode"] == "Successful")[0]
     assert (activity["Description"], activity["Cause"]) == ("Setting desired instance count to 2.",
                                                             "minimum capacity was set to 2")
+
+
+@pytest.mark.parametrize("configuration, message", [
+    ({"TargetValue": 5.0, "PredefinedMetricSpecification": {
+        "PredefinedMetricType": "SageMakerVariantProvisionedConcurrencyUtilization"}},
+     "Unsupported metric type SageMakerVariantProvisionedConcurrencyUtilization"),
+    ({"TargetValue": 5.0, "CustomizedMetricSpecification": {
+        "MetricName": "Latency", "Namespace": "Pawflow", "Statistic": "Average"}},
+     "The local runtime tracks customized metrics by their Sum per period"),
+    ({"TargetValue": 5.0}, "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification"),
+])
+def test_policies_the_runtime_cannot_act_on_are_refused_clearly(aws, endpoint, configuration, message):
+    scaling = aws("application-autoscaling")
+    resource = f"endpoint/{endpoint}/variant/AllTraffic"
+    scaling.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=resource, ScalableDimension=DIMENSION,
+                                     MinCapacity=1, MaxCapacity=2)
+
+    with pytest.raises(ClientError) as error:
+        scaling.put_scaling_policy(PolicyName="p", ServiceNamespace="sagemaker", ResourceId=resource,
+                                   ScalableDimension=DIMENSION, PolicyType="TargetTrackingScaling",
+                                   TargetTrackingScalingPolicyConfiguration=configuration)
+
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert error.value.response["Error"]["Message"].startswith(message)

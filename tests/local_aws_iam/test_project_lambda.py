@@ -1,0 +1,104 @@
+"""The project's own Lambda (``lambda/``, packaged by pawflow) in front of an endpoint: the write-up's IAM story."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import uuid
+
+import pytest
+
+from pawflow.lambda_package import build_lambda_package
+
+ACCOUNT = "123456789012"
+TEST_EVENT = {"url": "https://s3.amazonaws.com/cdn-origin-etr.akc.org/wp-content/uploads/2017/11/20113314/"
+                     "Carolina-Dog-standing-outdoors.jpg"}
+BREEDS = """
+import json
+
+
+def model_fn(model_dir):
+    return ["Affenpinscher", "Carolina_dog", "Dalmatian"]
+
+
+def input_fn(body, content_type):
+    request = json.loads(body)
+    if "url" not in request:
+        raise ValueError("no url")
+    return request
+
+
+def predict_fn(request, labels):
+    return [{"index": i, "label": label, "probability": p} for i, (label, p) in enumerate(zip(labels, [0.1, 0.8, 0.1]))]
+
+
+def output_fn(predictions, accept):
+    return json.dumps({"predictions": predictions}), "application/json"
+"""
+
+
+def _tar_gz(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def breed_endpoint(aws) -> str:
+    s3, sagemaker = aws("s3"), aws("sagemaker")
+    name = f"dog-breeds-{uuid.uuid4().hex[:6]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="model.tar.gz", Body=_tar_gz({"code/inference.py": BREEDS}))
+    sagemaker.create_model(
+        ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole",
+        PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
+                          "ModelDataUrl": f"s3://{name}/model.tar.gz", "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    deadline = time.monotonic() + 120
+    while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] != "InService":
+        assert time.monotonic() < deadline, "the endpoint did not come InService"
+        time.sleep(0.2)
+    return name
+
+
+def test_the_project_lambda_is_denied_until_its_role_may_invoke_the_endpoint(aws, lambda_role, breed_endpoint):
+    package = build_lambda_package()
+    lam, iam = aws("lambda"), aws("iam")
+    function = f"dog-breed-front-{uuid.uuid4().hex[:6]}"
+    created = lam.create_function(
+        FunctionName=function, Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/{lambda_role}",
+        Handler="lambda_function.lambda_handler", Code={"ZipFile": package.zip_bytes}, Timeout=30,
+        Environment={"Variables": {"ENDPOINT_NAME": breed_endpoint}})
+    assert created["CodeSha256"] == package.code_sha256
+
+    def call() -> dict:
+        answer = json.loads(lam.invoke(FunctionName=function, Payload=json.dumps(TEST_EVENT).encode())["Payload"].read())
+        return {"status": answer["statusCode"], "body": json.loads(answer["body"])}
+
+    denied = call()
+    assert denied["status"] == 502
+    assert denied["body"]["error"]["code"] == "EndpointAccessDenied"
+    events = aws("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    assert any(f"is not authorized to perform: sagemaker:InvokeEndpoint on resource: "
+               f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{breed_endpoint} because no identity-based policy "
+               f"allows the sagemaker:InvokeEndpoint action" in event["message"] for event in events)
+
+    iam.put_role_policy(RoleName=lambda_role, PolicyName="invoke-dog-breeds", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+                       "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{breed_endpoint}"}],
+    }))
+    allowed = call()
+
+    assert allowed["status"] == 200
+    assert allowed["body"]["endpoint"] == breed_endpoint
+    assert allowed["body"]["predictions"][0] == {"label": "Carolina_dog", "index": 1, "probability": 0.8}
