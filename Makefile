@@ -18,7 +18,7 @@ STAMP       := $(VENV)/.installed
 FIND_LINKS  := $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 TORCH_SOURCE := $(if $(FIND_LINKS),$(foreach d,$(FIND_LINKS),--find-links $(d)),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 
 .PHONY: install browser test demo lock bench clean
 
@@ -52,8 +52,9 @@ browser:
 test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# KEEP=1 leaves the Airflow UI and the local runtime up after the run (Ctrl-C stops them).
 demo: install
-	@echo "make demo: not yet. The end-to-end demo lands with the demo issue; 'make test' runs everything that exists."
+	PYTHONPATH=plugins:. $(PY) -m pawflow.demo $(if $(KEEP),--keep)
 
 bench: install
 	$(PY) -m benchmarks

@@ -254,6 +254,30 @@ with DAG(
             raise ValueError(f"smoke test failed: Lambda answered {response.get('statusCode')} with {body}")
         return body["predictions"][0]
 
+    @task
+    def invoke_before_grant(event: str, params: dict) -> dict:
+        """Call the Lambda while its role has only basic execution rights: least privilege means it is refused.
+
+        Recorded, not enforced: a re-run finds the grant of the earlier run already in place.
+        """
+        import base64
+        import json
+
+        from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
+
+        response = LambdaHook(aws_conn_id=AWS_CONN_ID).invoke_lambda(
+            function_name=params["lambda_function_name"], payload=event, log_type="Tail")
+        answer = json.loads(response["Payload"].read())
+        error = json.loads(answer.get("body") or "{}").get("error") or {}
+        log_tail = base64.b64decode(response.get("LogResult") or b"").decode("utf-8", "replace")
+        denial = next((line for line in log_tail.splitlines() if "is not authorized to perform" in line), None)
+        return {
+            "StatusCode": answer.get("statusCode"),
+            "Code": error.get("code"),
+            "Message": error.get("message") or "answered with predictions: the role may already invoke the endpoint",
+            "AwsError": denial[denial.index("User: "):] if denial and "User: " in denial else denial,
+        }
+
     @task.short_circuit
     def tear_down_requested(params: dict) -> bool:
         """Continue to the teardown only when the run was asked not to keep the endpoint."""
@@ -302,9 +326,10 @@ with DAG(
         task_id="grant_least_privilege_invoke", aws_conn_id=AWS_CONN_ID,
         function_name="{{ params.lambda_function_name }}", endpoint_name="{{ params.endpoint_name }}",
     )
+    event = smoke_event(sync_data.output)
     smoke = LambdaInvokeFunctionOperator(
         task_id="smoke_invoke_lambda", aws_conn_id=AWS_CONN_ID, function_name="{{ params.lambda_function_name }}",
-        payload=smoke_event(sync_data.output), log_type="Tail",
+        payload=event, log_type="Tail",
     )
     concurrency = LambdaConcurrencyOperator(
         task_id="lambda_concurrency", aws_conn_id=AWS_CONN_ID, function_name="{{ params.lambda_function_name }}",
@@ -319,6 +344,6 @@ with DAG(
     chain(run_plan, sync_data, upload_code)
     chain(deploy, autoscale)
     chain(run_plan, deploy_lambda)
-    chain([deploy, deploy_lambda], grant_invoke)
+    chain([deploy, deploy_lambda], invoke_before_grant(event), grant_invoke)
     chain([grant_invoke, autoscale], smoke)
     chain(check_smoke_answer(smoke.output), concurrency, tear_down_requested(), teardown)

@@ -12,10 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from pawflow.account_setup import set_up_account
+
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def airflow_environment(home: Path) -> dict[str, str]:
@@ -87,10 +87,7 @@ def client(runtime):
 @pytest.fixture(scope="package")
 def pipeline_env(runtime, client, airflow_env):
     """A migrated Airflow home whose aws_default points at the runtime; the execution role and Lambda boundary."""
-    iam = client("iam")
-    iam.create_role(RoleName="pawflow-sagemaker-execution", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
-    iam.create_policy(PolicyName="pawflow-lambda-boundary",
-                      PolicyDocument=(REPO / "iam" / "lambda-permissions-boundary.json").read_text())
+    set_up_account(client("iam"), client("sts"))
     connection = {"conn_type": "aws", "login": "testing", "password": "testing",
                   "extra": {"region_name": REGION, "endpoint_url": runtime.endpoint_url}}
     env = {**airflow_env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), "AWS_DEFAULT_REGION": REGION}

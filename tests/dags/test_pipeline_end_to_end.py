@@ -46,6 +46,15 @@ def test_first_run_tunes_trains_deploys_and_answers_through_the_lambda(runs):
     assert first["tasks"]["tear_down"] == "skipped"
 
 
+def test_first_run_shows_the_lambda_denied_by_iam_before_the_grant(runs):
+    first, _ = runs
+    before = first["xcom"]["invoke_before_grant"]
+    assert (before["StatusCode"], before["Code"]) == (502, "EndpointAccessDenied")
+    assert before["AwsError"].startswith("User: arn:aws:sts::")
+    assert before["AwsError"].endswith(
+        ":endpoint/dog-breed-classifier because no identity-based policy allows the sagemaker:InvokeEndpoint action")
+
+
 def test_first_run_leaves_a_least_privilege_lambda_with_concurrency(runs, client):
     first, _ = runs
     policy = first["xcom"]["grant_least_privilege_invoke"]["PolicyDocument"]

@@ -1,0 +1,96 @@
+"""The one-time set-up an administrator does in the account before the DAGs run, as code.
+
+Creates (or brings up to date) what the pipeline expects to exist but must not create itself: the SageMaker
+execution role with its trust and policy from ``iam/``, and the permissions boundary that bounds the Lambda's
+role. Idempotent: a second run changes nothing. Works against real AWS and the local runtime alike::
+
+    python -m pawflow.account_setup                      # default credentials and region
+    python -m pawflow.account_setup --endpoint-url http://127.0.0.1:4566
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
+SAGEMAKER_ROLE = "pawflow-sagemaker-execution"
+SAGEMAKER_POLICY = "pawflow-sagemaker"
+LAMBDA_BOUNDARY = "pawflow-lambda-boundary"
+
+
+def _document(name: str) -> str:
+    return json.dumps(json.loads((IAM_DIR / name).read_text()))
+
+
+def ensure_sagemaker_execution_role(iam, role_name: str = SAGEMAKER_ROLE) -> str:
+    """Create the role SageMaker jobs and models run as, or update its trust and policy; return its ARN."""
+    trust = _document("sagemaker-execution-role-trust.json")
+    try:
+        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust,
+                              Description="pawflow: SageMaker training jobs and models")["Role"]["Arn"]
+        log.info("created role %s", role_name)
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        log.info("role %s exists; trust policy brought up to date", role_name)
+    iam.put_role_policy(RoleName=role_name, PolicyName=SAGEMAKER_POLICY,
+                        PolicyDocument=_document("sagemaker-execution-role-policy.json"))
+    return arn
+
+
+def ensure_lambda_permissions_boundary(iam, account_id: str, policy_name: str = LAMBDA_BOUNDARY) -> str:
+    """Create the managed policy that bounds the Lambda's role, or add a new default version; return its ARN."""
+    arn = f"arn:aws:iam::{account_id}:policy/{policy_name}"
+    document = _document("lambda-permissions-boundary.json")
+    try:
+        iam.create_policy(PolicyName=policy_name, PolicyDocument=document,
+                          Description="pawflow: the most the Lambda's role may ever do")
+        log.info("created policy %s", policy_name)
+        return arn
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    current = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    if isinstance(current, str):
+        current = json.loads(current)
+    if current == json.loads(document):
+        log.info("policy %s is up to date", policy_name)
+        return arn
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    if len(versions) >= 5:  # IAM keeps at most five versions: drop the oldest non-default one
+        oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+        iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+    log.info("policy %s updated to a new default version", policy_name)
+    return arn
+
+
+def set_up_account(iam, sts) -> dict:
+    """Everything above, given boto3 IAM and STS clients of the account; return the ARNs."""
+    account_id = sts.get_caller_identity()["Account"]
+    return {
+        "SageMakerExecutionRoleArn": ensure_sagemaker_execution_role(iam),
+        "LambdaPermissionsBoundaryArn": ensure_lambda_permissions_boundary(iam, account_id),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    import boto3
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint-url", help="AWS API endpoint, e.g. the local runtime's")
+    parser.add_argument("--region", default=None, help="AWS region (default: the configured one)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    session = boto3.session.Session(region_name=args.region)
+    clients = (session.client(name, endpoint_url=args.endpoint_url) for name in ("iam", "sts"))
+    print(json.dumps(set_up_account(*clients), indent=2))
+
+
+if __name__ == "__main__":
+    main()
