@@ -319,7 +319,7 @@ def fit(model, train_batches, valid_batches, optimizer, trainable, state_module,
             "train_seconds": train.seconds, "valid_seconds": valid.seconds,
         })
         if context.is_main:
-            log.info("Epoch %d/%d: Train Loss: %.6f Train Accuracy: %.6f Validation Loss: %.6f "
+            log.info("Epoch %d/%d: Train Loss: %.6g Train Accuracy: %.6f Validation Loss: %.6g "
                      "Validation Accuracy: %.6f | train %d images in %.2f s (%.1f images/s), validation %.2f s",
                      epoch, args.epochs, train.loss, train.accuracy, valid.loss, valid.accuracy,
                      train.images, train.seconds, train.images_per_second, valid.seconds)
@@ -499,7 +499,7 @@ def train_job(args, context: DistributedContext, device) -> int:
     backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))
     train = train_full if full_path else train_on_cached_features
     result = train(args, context, device, backbone, feature_dim, class_names, splits, precision)
-    log.info("Testing Loss: %.6f", result.test.loss)
+    log.info("Testing Loss: %.6g", result.test.loss)
     log.info("Testing Accuracy: %.6f", result.test.accuracy)
     if not context.is_main:
         return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -51,21 +50,6 @@ def aws(server) -> Callable[[str], Any]:
     return client
 
 
-@pytest.fixture
-def wait_until() -> Callable[..., Any]:
-    """Poll ``probe()`` until ``done(value)`` holds; return the value, or fail with the last one."""
-
-    def wait(probe: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 60.0, interval: float = 0.25) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = probe()
-            if done(value):
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {timeout} s; last value: {value!r}")
-            time.sleep(interval)
-
-    return wait
 
 
 def _tar_gz(files: dict[str, str]) -> bytes:

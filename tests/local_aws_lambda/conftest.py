@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -81,21 +80,6 @@ def create_function(aws, execution_role) -> Callable[..., str]:
     return create
 
 
-@pytest.fixture
-def wait_until() -> Callable[..., Any]:
-    """Poll ``probe()`` until ``done(value)`` holds; return the value, or fail with the last one."""
-
-    def wait(probe: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0, interval: float = 0.1) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = probe()
-            if done(value):
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {timeout} s; last value: {value!r}")
-            time.sleep(interval)
-
-    return wait
 
 
 @pytest.fixture

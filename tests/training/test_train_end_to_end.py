@@ -9,16 +9,10 @@ import torch
 
 import classifier
 from image_data import ImageDataset, load_splits
+from pawflow.sagemaker_config import TRAINING_METRICS, metric_definitions
 
-# The tuner's metric definitions (course regexes): these must read the log as SageMaker does.
-METRIC_REGEXES = {
-    "Train Loss": r"Train Loss: ([0-9\.]+)",
-    "Train Accuracy": r"Train Accuracy: ([0-9\.]+)",
-    "Validation Loss": r"Validation Loss: ([0-9\.]+)",
-    "Validation Accuracy": r"Validation Accuracy: ([0-9\.]+)",
-    "Testing Loss": r"Testing Loss: ([0-9\.]+)",
-    "Testing Accuracy": r"Testing Accuracy: ([0-9\.]+)",
-}
+# The pipeline's own MetricDefinitions, keyed by the log line's name: they must read the log as SageMaker does.
+METRIC_REGEXES = {TRAINING_METRICS[d["Name"]]: d["Regex"] for d in metric_definitions()}
 CHANCE = 1 / 5
 
 

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             client.unpause(DAG_ID)
             run = client.trigger(DAG_ID, story.run_conf(data_dir))
             ok = story.follow(client, DAG_ID, run["dag_run_id"], supervisor=supervisor, timeout=args.timeout)
-            story.finish(endpoint_url, ok=ok, total_seconds=time.monotonic() - started)
+            story.finish(airflow, ok=ok, total_seconds=time.monotonic() - started)
             if args.keep and ok:
                 story.keep_running(airflow)
                 while True:

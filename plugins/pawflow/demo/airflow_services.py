@@ -181,9 +181,19 @@ class AirflowApiClient:
                           headers={"Accept": "application/json"})
         content = body.get("content", "")
         if isinstance(content, list):
-            return "\n".join(entry.get("event", str(entry)) if isinstance(entry, dict) else str(entry)
-                             for entry in content)
+            return "\n".join(_log_line(entry) for entry in content)
         return str(content)
 
     def close(self) -> None:
         self._http.close()
+
+
+def _log_line(entry) -> str:
+    """One structured task-log entry as text; a failure's exception (``error_detail``) included."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    text = str(entry.get("event", entry))
+    for error in entry.get("error_detail") or []:
+        if isinstance(error, dict):
+            text += f"\n{error.get('exc_type', 'Exception')}: {error.get('exc_value', '')}"
+    return text

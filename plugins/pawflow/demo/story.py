@@ -245,7 +245,7 @@ class PipelineStory:
                                                         f"provisioned {provisioned.get('Status')}")
 
     # -- the end --------------------------------------------------------------------------------------
-    def finish(self, endpoint_url: str, *, ok: bool, total_seconds: float) -> None:
+    def finish(self, airflow: AirflowEnvironment, *, ok: bool, total_seconds: float) -> None:
         self.phase("a dog picture through the Lambda")
         if ok:
             self._predict_sample()
@@ -259,6 +259,8 @@ class PipelineStory:
         print("   time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.phases.items()))
         print(f"   report:  {page}")
         print(f"   logs:    {self.out / 'logs'} and {self.out / 'airflow' / 'logs'}")
+        print(f"   UI:      {airflow.base_url} (login {airflow.username} / {airflow.password}) while it runs; "
+              "`make demo KEEP=1` keeps it up after the run")
 
     def _predict_sample(self) -> None:
         sample = sorted((self.out / "dogImages" / "test").rglob("*.jpg"))[0]
