@@ -36,13 +36,20 @@ def plot_tuning_trials(trials: list[dict]):
         best = min(done, key=lambda t: t["objective"])
         axes.scatter([best["learning_rate"]], [best["batch_size"]], s=340, facecolors="none",
                      edgecolors="crimson", linewidths=2, label="best trial")
-        axes.legend(loc="upper right")
     failed = [t for t in trials if t.get("objective") is None]
     if failed:
         axes.scatter([t["learning_rate"] for t in failed], [t["batch_size"] for t in failed], marker="x",
                      color="grey", s=70, label="failed trial")
+    from matplotlib.ticker import NullFormatter
+
     axes.set_xscale("log")
+    axes.set_xlim(1e-3, 1e-1)  # the course's search space
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_yscale("log", base=2)
+    axes.set_ylim(24, 680)
+    axes.set_yticks([32, 64, 128, 256, 512], labels=["32", "64", "128", "256", "512"])
+    if done or failed:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     axes.set_xlabel("learning_rate (log scale)")
     axes.set_ylabel("batch_size")
     axes.set_title("Hyperparameter tuning trials over the search space")
