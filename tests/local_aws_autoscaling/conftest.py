@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 from botocore.config import Config
 
 from local_aws.server import ServerProcess
+from tests.archives import tar_gz
 
 INFERENCE = """
 import json
@@ -52,16 +51,6 @@ def aws(server) -> Callable[[str], Any]:
 
 
 
-def _tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
 
 @pytest.fixture
 def endpoint(aws, wait_until) -> str:
@@ -70,7 +59,7 @@ def endpoint(aws, wait_until) -> str:
     suffix = uuid.uuid4().hex[:8]
     bucket = f"models-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="echo/model.tar.gz", Body=_tar_gz({"code/inference.py": INFERENCE}))
+    s3.put_object(Bucket=bucket, Key="echo/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
     sagemaker.create_model(
         ModelName=f"echo-{suffix}", ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 import time
 import uuid
 import zipfile
@@ -16,6 +15,7 @@ import pytest
 from botocore.config import Config
 
 from local_aws.server import ServerProcess
+from tests.archives import tar_gz
 
 ACCOUNT = "123456789012"
 LAMBDA_TRUST = {
@@ -78,16 +78,6 @@ def aws(server) -> Callable[..., Any]:
     return client
 
 
-def _tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
 
 def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
@@ -103,7 +93,7 @@ def endpoints(aws) -> list[str]:
     s3, sagemaker = aws("s3"), aws("sagemaker")
     bucket = f"models-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="double/model.tar.gz", Body=_tar_gz({"code/inference.py": INFERENCE}))
+    s3.put_object(Bucket=bucket, Key="double/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
     sagemaker.create_model(
         ModelName="double", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole",
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 import uuid
 
 import pytest
 
 from pawflow.lambda_package import build_lambda_package
+from tests.archives import tar_gz
 
 ACCOUNT = "123456789012"
 TEST_EVENT = {"url": "https://s3.amazonaws.com/cdn-origin-etr.akc.org/wp-content/uploads/2017/11/20113314/"
@@ -39,23 +38,13 @@ def output_fn(predictions, accept):
 """
 
 
-def _tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
 
 @pytest.fixture
 def breed_endpoint(aws) -> str:
     s3, sagemaker = aws("s3"), aws("sagemaker")
     name = f"dog-breeds-{uuid.uuid4().hex[:6]}"
     s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="model.tar.gz", Body=_tar_gz({"code/inference.py": BREEDS}))
+    s3.put_object(Bucket=name, Key="model.tar.gz", Body=tar_gz({"code/inference.py": BREEDS}))
     sagemaker.create_model(
         ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole",
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
