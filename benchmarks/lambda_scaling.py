@@ -19,8 +19,6 @@ import argparse
 import base64
 import io
 import json
-import os
-import platform
 import re
 import statistics
 import tarfile
@@ -34,6 +32,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from benchmarks.machine import describe_machine
 from local_aws.server import ServerProcess
 
 HANDLER = """
@@ -74,18 +73,6 @@ def output_fn(prediction, accept):
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 INIT = re.compile(r"Init Duration: ([0-9.]+) ms")
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def archive(kind: str, files: dict[str, str]) -> bytes:
@@ -245,7 +232,7 @@ def main() -> None:
         judged = bench_iam_overhead(client, session_client)
     policies = bench_managed_policies()
 
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"Lambda invoke (median of {args.samples} functions, client-observed):")
     print(f"  cold start      {lam['cold_ms']:8.1f} ms  (runtime Init Duration {lam['init_ms']:.1f} ms)")
     print(f"  cold, boto3 client created at import {lam['cold_boto3_ms']:.1f} ms")

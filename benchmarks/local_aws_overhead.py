@@ -16,7 +16,6 @@ import importlib.util
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import boto3
 
+from benchmarks.machine import describe_machine
 from local_aws.server import LocalAWSServer
 from pawflow.sample_data import generate_dog_images
 
@@ -59,12 +59,6 @@ def tar_gz(files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
 
 
 def wait(probe, done, timeout: float = 300.0):
@@ -207,7 +201,7 @@ def main() -> None:
         return (f"{label:<42} {ours * scale:9.3f} {unit}  vs {baseline * scale:9.3f} {unit} direct  "
                 f"ratio {ours / baseline:7.1f}x  overhead {(ours - baseline) * scale:8.3f} {unit}")
 
-    print(f"machine: {machine()}; repeat {args.repeat}, medians")
+    print(f"machine: {describe_machine()}; repeat {args.repeat}, medians")
     print(row("training job (empty script), create->Completed", statistics.median(job), statistics.median(direct)))
     print(row("endpoint start, create->InService", statistics.median(load_endpoint), statistics.median(load_direct)))
     print(row("invoke (tiny JSON handler), per call", invoked, in_process, unit="ms"))

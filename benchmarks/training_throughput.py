@@ -24,27 +24,20 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "training_code"), str(REPO / "plugins")]
+sys.path[:0] = [str(REPO), str(REPO / "training_code"), str(REPO / "plugins")]
 
 import torch  # noqa: E402
 
 import classifier  # noqa: E402
+from benchmarks.machine import cpu_model  # noqa: E402
 from compute_precision import BF16_CHANNELS_LAST, FP32, cpu_has_native_bf16  # noqa: E402
 from image_data import ImageDataset, load_splits  # noqa: E402
 from pawflow.sample_data import generate_dog_images  # noqa: E402
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu, "logical_cpus": os.cpu_count(),
+        "cpu": cpu_model(), "logical_cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
         "native_bf16": cpu_has_native_bf16(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
@@ -169,6 +162,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=20, help="epochs of each whole trial")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    if args.classes * args.train_per_class < args.batch_size:
+        parser.error(f"--classes x --train-per-class ({args.classes * args.train_per_class}) must be at least "
+                     f"--batch-size ({args.batch_size}): the benchmark times one full batch")
     torch.manual_seed(0)
 
     report = {"machine": machine()}

@@ -16,3 +16,9 @@ def tar_gz(files: dict[str, str | bytes]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def read_tar_gz(data: bytes) -> dict[str, bytes]:
+    """The files of a ``.tar.gz``, by path inside the archive."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {member.name: tar.extractfile(member).read() for member in tar.getmembers() if member.isfile()}

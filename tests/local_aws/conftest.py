@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -13,31 +11,37 @@ import boto3
 import pytest
 
 from local_aws.server import LocalAWSServer
+from tests.archives import read_tar_gz, tar_gz
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 LOSS_METRIC = {"Name": "test:loss", "Regex": r"Testing Loss: ([0-9\.]+)"}
 
 
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def read_tar_gz(data: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
 @pytest.fixture(scope="session")
 def tar_gz_bytes() -> Callable[[dict[str, bytes]], bytes]:
     """A tar.gz holding the given files."""
     return tar_gz
+
+
+@pytest.fixture(scope="session")
+def seed_bucket() -> Callable[[Any, str], str]:
+    """Put the test scripts' source tarball, a 1-object training channel and an echo model into a new bucket.
+
+    Returns the model's S3 URI. For tests that run their own server (restart, shutdown).
+    """
+
+    def seed(s3: Any, bucket: str) -> str:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="code/source.tar.gz",
+                      Body=tar_gz({p.name: p.read_bytes() for p in SCRIPTS.glob("*.py")}))
+        s3.put_object(Bucket=bucket, Key="data/train/part-0.txt", Body=b"1")
+        s3.put_object(Bucket=bucket, Key="models/m.tar.gz", Body=tar_gz({
+            "model.json": b'{"scale": 1.0, "target": 0.0}',
+            "code/inference.py": (SCRIPTS / "tiny_inference.py").read_bytes()}))
+        return f"s3://{bucket}/models/m.tar.gz"
+
+    return seed
 
 
 @pytest.fixture(scope="session")

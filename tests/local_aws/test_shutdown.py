@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 
 import boto3
@@ -20,22 +19,16 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_the_server_leaves_no_child_process(tmp_path, training_request, tar_gz_bytes, scripts_dir,
+def test_stopping_the_server_leaves_no_child_process(tmp_path, training_request, seed_bucket,
                                                      wait_until, bucket, sig):
     with ServerProcess(tmp_path / "state") as server:
         def client(service: str):
             return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         s3, sagemaker = client("s3"), client("sagemaker")
-        s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key="code/source.tar.gz",
-                      Body=tar_gz_bytes({p.name: p.read_bytes() for p in scripts_dir.glob("*.py")}))
-        s3.put_object(Bucket=bucket, Key="data/train/part-0.txt", Body=b"1")
-        s3.put_object(Bucket=bucket, Key="models/m.tar.gz", Body=tar_gz_bytes({
-            "model.json": json.dumps({"scale": 1.0, "target": 0.0}).encode(),
-            "code/inference.py": (scripts_dir / "tiny_inference.py").read_bytes()}))
+        model_url = seed_bucket(s3, bucket)
         sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
-                               PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/m.tar.gz"})
+                               PrimaryContainer={"Image": "x", "ModelDataUrl": model_url})
         sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}])
         sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")

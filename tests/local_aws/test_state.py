@@ -16,22 +16,16 @@ def clients(url: str):
     return client
 
 
-def test_restart_keeps_objects_and_resources_and_fails_interrupted_jobs(tmp_path, training_request, tar_gz_bytes,
-                                                                        scripts_dir, wait_until, bucket):
+def test_restart_keeps_objects_and_resources_and_fails_interrupted_jobs(tmp_path, training_request, seed_bucket,
+                                                                        wait_until, bucket):
     state_dir = tmp_path / "state"
     request = training_request("interrupted-job", program="slow_train.py")
     with ServerProcess(state_dir) as first:
         aws = clients(first.endpoint_url)
         s3, sagemaker = aws("s3"), aws("sagemaker")
-        s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key="code/source.tar.gz",
-                      Body=tar_gz_bytes({p.name: p.read_bytes() for p in scripts_dir.glob("*.py")}))
-        s3.put_object(Bucket=bucket, Key="data/train/part-0.txt", Body=b"1")
-        s3.put_object(Bucket=bucket, Key="models/m.tar.gz", Body=tar_gz_bytes({
-            "model.json": json.dumps({"scale": 1.0, "target": 0.0}).encode(),
-            "code/inference.py": (scripts_dir / "tiny_inference.py").read_bytes()}))
+        model_url = seed_bucket(s3, bucket)
         sagemaker.create_model(ModelName="kept-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
-                               PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/m.tar.gz"})
+                               PrimaryContainer={"Image": "x", "ModelDataUrl": model_url})
         sagemaker.create_endpoint_config(EndpointConfigName="kept-config", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "kept-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
         sagemaker.create_endpoint(EndpointName="kept-endpoint", EndpointConfigName="kept-config")
