@@ -9,7 +9,12 @@ import signal
 import threading
 from pathlib import Path
 
-from local_aws.runtime import default_max_concurrent_jobs
+from local_aws.runtime import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_SECRET_ACCESS_KEY,
+    SecuritySettings,
+    default_max_concurrent_jobs,
+)
 from local_aws.server import LISTENING, LocalAWSServer
 
 
@@ -33,6 +38,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric-period-seconds", type=float, default=60.0,
                         help="CloudWatch period used when acting on metrics (AWS uses 60)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    security = parser.add_argument_group("security", "see README, \"Security model\"")
+    security.add_argument("--access-key-id", default=os.environ.get("LOCAL_AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID),
+                          help="the administrator's access key id (env LOCAL_AWS_ACCESS_KEY_ID)")
+    security.add_argument("--secret-access-key",
+                          default=os.environ.get("LOCAL_AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_ACCESS_KEY),
+                          help="the administrator's secret access key (env LOCAL_AWS_SECRET_ACCESS_KEY)")
+    security.add_argument("--cors-allow-origin", action="append", default=[], metavar="ORIGIN",
+                          help="a browser origin (e.g. http://localhost:3000) allowed to call the runtime; repeatable")
+    security.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                          help="another Host name to answer besides loopback and the bind address; repeatable")
+    security.add_argument("--enable-moto-api", action="store_true",
+                          help="serve moto's /moto-api/ (reset, state dumps) to administrator-signed requests")
+    security.add_argument("--allow-local-code", action="store_true",
+                          help="let training jobs use file:// source directories from this machine")
+    security.add_argument("--pass-env", action="append", default=[], metavar="NAME",
+                          help="hand this variable of the runtime's environment to jobs, endpoints and functions; repeatable")
     args = parser.parse_args(argv)
     if args.max_concurrent_jobs < 1:
         parser.error("--max-concurrent-jobs must be at least 1")
@@ -40,7 +61,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--metric-period-seconds must be positive")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    server = LocalAWSServer(args.host, args.port, args.state_dir, args.max_concurrent_jobs, args.metric_period_seconds)
+    settings = SecuritySettings(
+        access_key_id=args.access_key_id, secret_access_key=args.secret_access_key,
+        cors_allow_origins=tuple(args.cors_allow_origin), allow_hosts=tuple(args.allow_host),
+        enable_moto_api=args.enable_moto_api, allow_local_code=args.allow_local_code, pass_env=tuple(args.pass_env),
+    )
+    server = LocalAWSServer(args.host, args.port, args.state_dir, args.max_concurrent_jobs, args.metric_period_seconds,
+                            security=settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

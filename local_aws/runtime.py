@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +21,33 @@ class Component(Protocol):
     def shutdown(self) -> None: ...
 
 
+DEFAULT_ACCESS_KEY_ID = "testing"
+DEFAULT_SECRET_ACCESS_KEY = "testing"
+# The docker-compose service name: Airflow's containers reach the runtime as http://local-aws:4566.
+COMPOSE_SERVICE_NAME = "local-aws"
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """What the runtime lets in and hands out; safe by default (see README, "Security model").
+
+    ``access_key_id``/``secret_access_key``: the administrator's key pair (every request is signed with it or
+    with credentials the runtime issued). ``cors_allow_origins``: browser origins allowed to call the runtime
+    (none by default). ``allow_hosts``: extra ``Host`` names served besides loopback, the bind address and the
+    compose service name. ``enable_moto_api``: moto's ``/moto-api/`` (administrator requests only).
+    ``allow_local_code``: jobs may use ``file://`` source directories. ``pass_env``: names of the runtime's own
+    environment variables handed to jobs, endpoints and functions (none by default).
+    """
+
+    access_key_id: str = DEFAULT_ACCESS_KEY_ID
+    secret_access_key: str = DEFAULT_SECRET_ACCESS_KEY
+    cors_allow_origins: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+    enable_moto_api: bool = False
+    allow_local_code: bool = False
+    pass_env: tuple[str, ...] = ()
+
+
 @dataclass
 class RuntimeConfig:
     state_dir: Path
@@ -28,6 +55,7 @@ class RuntimeConfig:
     metric_period_seconds: float = 60.0
     stop_grace_seconds: float = 10.0
     endpoint_url: str = ""
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 class LocalRuntime:

@@ -29,7 +29,7 @@ from local_aws.applicationautoscaling.extension import AutoScalingExtension
 from local_aws.awslambda.extension import LambdaExtension
 from local_aws.gateway import Gateway
 from local_aws.iam.extension import IAMEnforcementExtension
-from local_aws.runtime import LocalRuntime, RuntimeConfig, default_max_concurrent_jobs
+from local_aws.runtime import LocalRuntime, RuntimeConfig, SecuritySettings, default_max_concurrent_jobs
 from local_aws.sagemaker.extension import SageMakerExtension
 from local_aws.state import StateStore
 
@@ -68,7 +68,7 @@ class LocalAWSServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state_dir: str | os.PathLike | None = None,
                  max_concurrent_jobs: int | None = None, metric_period_seconds: float = 60.0,
                  stop_grace_seconds: float = 10.0, extensions: Sequence[ServiceExtension] | None = None,
-                 autosave_seconds: float = 300.0) -> None:
+                 autosave_seconds: float = 300.0, security: SecuritySettings | None = None) -> None:
         self.host = host
         self.extensions = list(extensions) if extensions is not None else default_extensions()
         self.autosave_seconds = autosave_seconds
@@ -80,6 +80,7 @@ class LocalAWSServer:
             max_concurrent_jobs=max_concurrent_jobs or default_max_concurrent_jobs(),
             metric_period_seconds=metric_period_seconds,
             stop_grace_seconds=stop_grace_seconds,
+            security=security or SecuritySettings(),
         )
         self.runtime: LocalRuntime | None = None
         self.gateway: Gateway | None = None
