@@ -35,6 +35,8 @@ class AWSRequest:
     service: str | None
     region: str
     access_key_id: str | None
+    # Who signed the request, once the authentication filter has verified the signature (None before).
+    principal: Any = None
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> "AWSRequest":
