@@ -30,6 +30,7 @@ ACTION_PREFIX = {"sagemaker-runtime": "sagemaker"}
 ACTION_NAMES = {
     ("lambda", "Invoke"): "InvokeFunction",
     ("lambda", "InvokeWithResponseStream"): "InvokeFunction",
+    ("lambda", "GetLayerVersionByArn"): "GetLayerVersion",
     ("sagemaker-runtime", "InvokeEndpointWithResponseStream"): "InvokeEndpoint",
 }
 
