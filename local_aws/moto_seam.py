@@ -24,7 +24,11 @@ function_arn, handler, run_time, role, code_bytes, code_size, environment_vars, 
 reserved_concurrency``), ``LambdaStorage`` (``_functions, _aliases, _arns``), ``LayerStorage._layers``, the
 autoscaling backend's ``targets`` and ``policies``, CloudWatch's ``get_all_metrics()`` datums (``namespace,
 name, dimensions, timestamp, value``), STS ``assumed_roles`` and IAM roles', users' and groups' ``policies``
-and ``managed_policies``.
+and ``managed_policies``. IAM judgement replaces ``ActionAuthenticatorMixin``'s two entry points
+(``_authenticate_and_authorize_normal_action``, ``_authenticate_and_authorize_s3_action``) and reads the response
+object's ``_get_action()``, ``params``/``_get_param``/``uri_match``/``querystring``, ``region``, ``current_account``
+and ``normalized_request.environ``; roles' ``path``, ``assume_role_policy_document``, ``permissions_boundary_arn``
+and the services' tag lists.
 """
 
 from __future__ import annotations
