@@ -348,7 +348,8 @@ class _StandInPrincipal:
 
 
 def test_an_enabled_moto_api_serves_the_administrator(start_server):
-    server = start_server(SecuritySettings(enable_moto_api=True), extensions=[_StandInPrincipal(is_administrator=True)])
+    server = start_server(SecuritySettings(enable_moto_api=True),
+                          extensions=[_StandInPrincipal(is_administrator=True)])
 
     answer = send(server, "GET", "/moto-api/data.json")
 
@@ -357,7 +358,8 @@ def test_an_enabled_moto_api_serves_the_administrator(start_server):
 
 
 def test_an_enabled_moto_api_refuses_other_signers(start_server):
-    server = start_server(SecuritySettings(enable_moto_api=True), extensions=[_StandInPrincipal(is_administrator=False)])
+    server = start_server(SecuritySettings(enable_moto_api=True),
+                          extensions=[_StandInPrincipal(is_administrator=False)])
 
     answer = send(server, "POST", "/moto-api/reset")
 
