@@ -13,17 +13,16 @@ to let it through or the error response to send.
 import functools
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request, Response
 
+from local_aws.aws_errors import error_response
 from local_aws.iam.identities import Identity, resolve_identity
 from local_aws.iam.policy_evaluation import PolicyDocument, access_denied_message, evaluate
-from local_aws.iam.request_actions import JSON, QUERY, RPC_V2_CBOR, S3, RequestedAction, requested_action
+from local_aws.iam.request_actions import QUERY, RPC_V2_CBOR, S3, RequestedAction, requested_action
 
 logger = logging.getLogger(__name__)
 
@@ -78,46 +77,13 @@ def _as_text(document: Any) -> str:
 
 def access_denied_response(denial: Denial) -> Response:
     """AWS's AccessDenied error for the request's protocol."""
-    request_id = str(uuid.uuid4())
     protocol = denial.requested.protocol
-    if protocol == S3:
-        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
-                f"<Message>{escape(denial.message)}</Message><RequestId>{request_id}</RequestId>"
-                f"<HostId>{uuid.uuid4().hex}</HostId></Error>")
-        return Response(body, status=403, content_type="application/xml", headers={"x-amz-request-id": request_id})
-    if protocol == QUERY:
-        body = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-                f"<Message>{escape(denial.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
-        return Response(body, status=403, content_type="text/xml", headers={"x-amzn-RequestId": request_id})
+    if protocol in (S3, QUERY):
+        return error_response(protocol, 403, "AccessDenied", denial.message)
     if protocol == RPC_V2_CBOR:
-        body = _cbor_text_map({"__type": "AccessDeniedException", "message": denial.message})
-        return Response(body, status=400, content_type="application/cbor",
-                        headers={"smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": request_id})
+        return error_response(protocol, 400, "AccessDeniedException", denial.message)
     status = 403 if denial.requested.service == "lambda" else 400
-    content_type = "application/x-amz-json-1.1" if protocol == JSON else "application/json"
-    body = json.dumps({"__type": "AccessDeniedException", "Message": denial.message})
-    return Response(body, status=status, content_type=content_type,
-                    headers={"x-amzn-ErrorType": "AccessDeniedException", "x-amzn-RequestId": request_id})
-
-
-def _cbor_text_map(values: dict[str, str]) -> bytes:
-    """CBOR encoding of a small map of text to text (all an RPCv2-CBOR error body needs)."""
-
-    def head(major: int, length: int) -> bytes:
-        if length < 24:
-            return bytes([major << 5 | length])
-        if length < 0x100:
-            return bytes([major << 5 | 24, length])
-        if length < 0x10000:
-            return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
-        return bytes([major << 5 | 26]) + length.to_bytes(4, "big")
-
-    encoded = head(5, len(values))
-    for key, value in values.items():
-        for text in (key, value):
-            data = text.encode("utf-8")
-            encoded += head(3, len(data)) + data
-    return encoded
+    return error_response(protocol, status, "AccessDeniedException", denial.message, message_key="Message")
 
 
 class IAMEnforcement:
