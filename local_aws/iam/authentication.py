@@ -163,6 +163,7 @@ _ERRORS: dict[str, dict[str, tuple[int, str, str | None]]] = {
 _FAMILY = {QUERY: "query", RPC_V2_CBOR: "query", JSON: "json", REST_JSON: "rest-json", S3: "s3"}
 # Former query services now spoken in JSON or CBOR: clients read the query code from ``x-amzn-query-error``.
 _QUERY_COMPATIBLE_SERVICES = {"monitoring"}
+_TARGET_PREFIX_SERVICES = {"GraniteServiceVersion20100801": "monitoring"}  # unsigned requests name no service
 # The JSON code a query-compatible service writes in ``__type`` for each query code.
 _JSON_CODE_OF_QUERY_CODE = {"MissingAuthenticationToken": "MissingAuthenticationTokenException",
                             "IncompleteSignature": "IncompleteSignatureException",
@@ -532,7 +533,8 @@ class Authentication:
         try:
             principal = verify(request, body, self.security)
         except AuthenticationFailure as failure:
-            service = failure.service or aws_request.service
+            service = (failure.service or aws_request.service
+                       or _TARGET_PREFIX_SERVICES.get(request.headers.get("X-Amz-Target", "").split(".")[0]))
             protocol = request_protocol(service, request.path, request.headers,
                                         request.query_string.decode("latin-1"), body)
             log.info("Refused %s %s: %s", request.method, request.path, failure)
