@@ -10,15 +10,17 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
+import boto3
 import botocore
 import botocore.auth
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from local_aws import moto_seam
-from local_aws.iam.authentication import ADMINISTRATOR, verify
+from local_aws.iam.authentication import ADMINISTRATOR, BAD_SIGNATURE, AuthenticationFailure, verify
 from local_aws.runtime import SecuritySettings
 from local_aws.server import ServerProcess
 
@@ -319,8 +321,6 @@ def test_a_chunked_upload_with_valid_chunk_signatures_is_accepted():
 
 
 def test_a_chunked_upload_with_a_forged_chunk_signature_is_refused():
-    from local_aws.iam.authentication import BAD_SIGNATURE, AuthenticationFailure
-
     request = example_chunked_upload([EXAMPLE_CHUNK_SIGNATURES[0], "0" * 64, EXAMPLE_CHUNK_SIGNATURES[2]])
     with pytest.raises(AuthenticationFailure) as failure:
         verify(request, request.get_data(), EXAMPLE_SECURITY,
@@ -343,9 +343,6 @@ def keyed_server(tmp_path_factory):
 
 
 def keyed_client(process: ServerProcess, access_key_id: str, secret: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
     return boto3.client("sts", endpoint_url=process.endpoint_url, region_name="us-east-1",
                         aws_access_key_id=access_key_id, aws_secret_access_key=secret,
                         config=Config(retries={"max_attempts": 1}))
