@@ -451,6 +451,8 @@ def verify(request: Request, body: bytes, security: "SecuritySettings", now: dat
     _check_time(claim, now)
 
     headers = {name: request.headers.get(name, "") for name in claim.signed_headers}
+    # Host names are case-insensitive: SDKs sign the lower-case name their URL parser yields.
+    headers.update({name: value.lower() for name, value in headers.items() if name.lower() == "host"})
     content_sha256 = request.headers.get("X-Amz-Content-SHA256")
     if content_sha256 is not None:
         headers["X-Amz-Content-SHA256"] = content_sha256
