@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
-from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import ListShape, OperationModel, OperationNotFoundError, ServiceModel, Shape, StructureShape
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,15 @@ class RequestValidator:
         self.checked = CHECKED_SHAPES.get(service, frozenset())
         self.displayed = DISPLAYED_PATTERNS.get(service, {})
 
-    def operation(self, name: str) -> OperationModel | None:
+    def operation(self, name: str | None) -> OperationModel | None:
+        if not name:
+            return None
         try:
             return self.model.operation_model(name)
-        except Exception:  # an operation botocore does not know is moto's to answer
+        except OperationNotFoundError:  # an operation botocore does not know is moto's to answer
             return None
 
-    def errors(self, operation: str, params: Mapping[str, Any]) -> list[str]:
+    def errors(self, operation: str | None, params: Mapping[str, Any]) -> list[str]:
         """Every constraint the parameters break, each as AWS words it, in the model's member order."""
         model = self.operation(operation)
         if model is None or model.input_shape is None:
@@ -141,7 +143,7 @@ def error_message(errors: list[str]) -> str:
     return f"{len(errors)} validation {noun} detected: " + "; ".join(errors)
 
 
-def validation_message(service: str, operation: str, params: Mapping[str, Any]) -> str | None:
+def validation_message(service: str, operation: str | None, params: Mapping[str, Any]) -> str | None:
     """AWS's ValidationException message for the request, None when it breaks no checked constraint."""
     errors = validator(service).errors(operation, params)
     return error_message(errors) if errors else None

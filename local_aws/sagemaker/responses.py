@@ -14,7 +14,7 @@ class LocalSageMakerResponse(moto_seam.SageMakerResponse):
     requests whose names break the service model's constraints before anything acts on them."""
 
     def call_action(self) -> TYPE_RESPONSE:
-        message = validation_message("sagemaker", self._get_action(), self.params)
+        message = validation_message("sagemaker", self._get_action(), getattr(self, "params", {}))
         if message is not None:
             status, headers, body = self.serialized(ActionResult(ValidationException(message)))
             headers, body = self._enrich_response(headers, body)
