@@ -31,7 +31,8 @@ class LocalLambdaResponse(LambdaResponse):
             message = validation_message("lambda", operation, self.params)
             if message is not None:
                 error = ValidationException(message)
-                return error.code, {"content-type": "application/json", "x-amzn-ErrorType": error.error_type}, error.description
+                headers = {"content-type": "application/json", "x-amzn-ErrorType": error.error_type}
+                return error.code, headers, error.description
         return super().call_action()
 
     def invoke(self) -> TYPE_RESPONSE:

@@ -3,8 +3,9 @@
 A ``TrainingJobRunner`` owns one job from InProgress to Completed, Failed or Stopped:
 
 * Starting: waits for a slot (``max_concurrent_jobs``); queued jobs stay InProgress/Starting.
-* Downloading: lays out ``<state-dir>/sagemaker/training-jobs/<digest of the job ARN>/algo-<n>/opt/ml`` (hyperparameters.json,
-  resourceconfig.json, inputdataconfig.json, input/data/<channel>/, model/, output/data/, code/), copies each
+* Downloading: lays out ``<state-dir>/sagemaker/training-jobs/<digest of the job ARN>/algo-<n>/opt/ml``
+  (hyperparameters.json, resourceconfig.json, inputdataconfig.json, input/data/<channel>/, model/,
+  output/data/, code/), copies each
   S3 channel (S3Prefix or ManifestFile; ShardedByS3Key splits the objects between hosts) and unpacks
   ``sagemaker_submit_directory``. An object whose path relative to the channel is absolute, has ``..`` or empty
   components fails the job (ClientError) before anything is written; a local (``file://``) source directory
