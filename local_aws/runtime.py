@@ -67,6 +67,7 @@ class LocalRuntime:
         self.training = TrainingScheduler(
             config.state_dir, self.supervisor, config.max_concurrent_jobs,
             endpoint_url=config.endpoint_url, stop_grace_seconds=config.stop_grace_seconds,
+            allow_local_code=config.security.allow_local_code,
         )
         self.tuning = Tuner(self.training)
         self.endpoints = EndpointManager(config.state_dir, self.supervisor)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from local_aws.awslambda.environment import EnvironmentStartError, ExecutionEnvironment, InvocationOutcome
 from local_aws.awslambda.package import PackageStore
+from local_aws.state_paths import derived_name, ensure_inside
 
 logger = logging.getLogger(__name__)
 
@@ -272,15 +273,18 @@ class LambdaRuntime:
         task_root = self._packages.task_root(spec.code)
         credentials = self._issue_credentials(spec)
         stream_name = self._new_stream_name(spec)
+        stderr_path = ensure_inside(
+            self.state_dir / "environments" / f"{derived_name(spec.function_arn)}-{uuid.uuid4().hex[:12]}.stderr",
+            self.state_dir)
         env = ExecutionEnvironment(
             env=self._process_environment(spec, task_root, stream_name, credentials, initialization_type),
             task_root=task_root, log_stream_name=stream_name,
-            stderr_path=self.state_dir / "environments" / f"{spec.function_name}-{uuid.uuid4().hex[:12]}.stderr",
+            stderr_path=stderr_path,
             credentials_expire_at=credentials.expires_at,
         )
         init_lines = env.start(init_timeout=INIT_TIMEOUT_SECONDS)
-        logger.info("Started Lambda environment pid %s for %s:%s (%s, init %.1f ms)",
-                    env.pid, spec.function_name, spec.version, initialization_type, env.init_ms)
+        logger.info("Started Lambda environment pid %s for %s:%s (%s, init %.1f ms, stderr in %s)",
+                    env.pid, spec.function_name, spec.version, initialization_type, env.init_ms, stderr_path)
         return env, init_lines
 
     def _process_environment(self, spec: FunctionSpec, task_root: Path, stream_name: str,

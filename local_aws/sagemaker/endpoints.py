@@ -2,7 +2,9 @@
 
 ``EndpointManager.deploy`` fetches each variant's ``ModelDataUrl``, unpacks it and starts
 ``CurrentInstanceCount`` serving workers (``local_aws.sagemaker.serving_worker``); the endpoint turns
-InService only once every worker has loaded the model, Failed (with the loader's error) otherwise.
+InService only once every worker has loaded the model, Failed (with the loader's error) otherwise. Each
+deployment unpacks its models under ``<state-dir>/sagemaker/endpoints/<digest of the endpoint ARN>/<token>/
+variant-<n>/model``: no folder is named after a request string.
 ``update`` brings the new config up beside the old one and swaps when it is ready, so no request is
 dropped; ``scale`` adds or ends workers; ``invoke`` picks a variant by weight (or TargetVariant), the
 least busy worker of it, and publishes the variant's CloudWatch metrics for every call.
@@ -33,6 +35,7 @@ from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects
 from local_aws.sagemaker.serving_worker import LOAD_FAILED, MODEL_LATENCY_HEADER, READY
 from local_aws.sagemaker.training import REPO_ROOT, decode_hyperparameter
+from local_aws.state_paths import derived_name, ensure_inside
 
 log = logging.getLogger(__name__)
 
@@ -253,14 +256,16 @@ class EndpointManager:
 
     def _bring_up(self, backend: Any, endpoint: Any, config: Any) -> Deployment:
         s3 = S3Objects(backend.account_id)
-        root = self.endpoints_dir / endpoint.endpoint_name / f"{config.endpoint_config_name}-{secrets.token_hex(4)}"
+        root = self.endpoints_dir / derived_name(endpoint.arn) / secrets.token_hex(8)
         pools: dict[str, VariantPool] = {}
         try:
-            for variant in config.production_variants:
+            for index, variant in enumerate(config.production_variants, start=1):
                 container = moto_seam.model_container(backend, variant["ModelName"])
                 if container is None:
                     raise DeploymentFailed(f"Could not find model \"{variant['ModelName']}\".")
-                model_dir = root / variant["VariantName"] / "model"
+                model_dir = ensure_inside(root / f"variant-{index}" / "model", self.endpoints_dir)
+                log.info("endpoint %s, config %s, variant %s: model unpacked in %s", endpoint.endpoint_name,
+                         config.endpoint_config_name, variant["VariantName"], model_dir)
                 self._fetch_model(s3, container, model_dir)
                 environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
                 pool = VariantPool(self, endpoint.endpoint_name, backend.region_name, backend.account_id,

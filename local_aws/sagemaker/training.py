@@ -3,10 +3,13 @@
 A ``TrainingJobRunner`` owns one job from InProgress to Completed, Failed or Stopped:
 
 * Starting: waits for a slot (``max_concurrent_jobs``); queued jobs stay InProgress/Starting.
-* Downloading: lays out ``<state-dir>/sagemaker/training-jobs/<job>/algo-<n>/opt/ml`` (hyperparameters.json,
-  resourceconfig.json, inputdataconfig.json, input/data/<channel>/, model/, output/data/, code/), copies each
+* Downloading: lays out ``<state-dir>/sagemaker/training-jobs/<digest of the job ARN>/algo-<n>/opt/ml``
+  (hyperparameters.json, resourceconfig.json, inputdataconfig.json, input/data/<channel>/, model/,
+  output/data/, code/), copies each
   S3 channel (S3Prefix or ManifestFile; ShardedByS3Key splits the objects between hosts) and unpacks
-  ``sagemaker_submit_directory``.
+  ``sagemaker_submit_directory``. An object whose path relative to the channel is absolute, has ``..`` or empty
+  components fails the job (ClientError) before anything is written; a local (``file://``) source directory
+  is used only when the runtime runs with ``--allow-local-code``.
 * Training: starts ``InstanceCount`` processes (``local_aws.sagemaker.container``, which hands over to
   ``sagemaker_program`` with the toolkit's environment), all on loopback with one free master port; every
   output line goes to CloudWatch Logs ``/aws/sagemaker/TrainingJobs`` stream ``<job>/algo-<n>-<epoch>``.
@@ -43,6 +46,9 @@ from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects, join_key, parse_s3_uri, relative_key
 from local_aws.sagemaker.metric_definitions import final_metric_data
+from local_aws.state_paths import (
+    PathOutside, checked_join, derived_name, ensure_inside, relative_path_problem, remove_tree,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +112,7 @@ class TrainingJobRunner:
         self.account_id = account_id
         self.on_finished = on_finished
         self.s3 = S3Objects(account_id)
-        self.job_dir = scheduler.jobs_dir / job.training_job_name
+        self.job_dir = scheduler.jobs_dir / derived_name(job.arn)
         self.stop_requested = threading.Event()
         self.interrupt_status = ""
         self.hosts: list[HostProcess] = []
@@ -196,8 +202,7 @@ class TrainingJobRunner:
         return [f"algo-{i + 1}" for i in range(int(self.job.resource_config.get("InstanceCount", 1)))]
 
     def prepare(self) -> dict[str, Path]:
-        if self.job_dir.exists():
-            shutil.rmtree(self.job_dir)
+        remove_tree(self.job_dir, self.scheduler.jobs_dir)
         hosts = self.host_names()
         host_dirs = {host: self.job_dir / host / "opt" / "ml" for host in hosts}
         channels = self.job.input_data_config or []
@@ -212,6 +217,7 @@ class TrainingJobRunner:
             }
         instance_type = self.job.resource_config.get("InstanceType", "local")
         for host, base in host_dirs.items():
+            ensure_inside(base, self.scheduler.jobs_dir)
             for sub in ("input/config", "model", "output/data", "output/intermediate", "code", "checkpoints"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             config = base / "input" / "config"
@@ -251,18 +257,43 @@ class TrainingJobRunner:
         objects.sort(key=lambda item: item[1])
         hosts = list(host_dirs)
         sharded = source.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
+        placed = [(obj_bucket, key, self.channel_path(name, obj_bucket, key, rel)) for obj_bucket, key, rel in objects]
         for index, host in enumerate(hosts):
-            share = objects[index::len(hosts)] if sharded else objects
-            target = host_dirs[host] / "input" / "data" / name
+            share = placed[index::len(hosts)] if sharded else placed
+            target = self.channel_dir(host_dirs[host], name)
             target.mkdir(parents=True, exist_ok=True)
             for obj_bucket, key, rel in share:
-                self.s3.download(obj_bucket, key, target / rel)
+                try:
+                    path = checked_join(target, rel)
+                except PathOutside as error:
+                    raise JobFailure(f"ClientError: channel {name}: S3 object s3://{obj_bucket}/{key} cannot be placed "
+                                     f"in /opt/ml/input/data/{name}: {error}") from None
+                self.s3.download(obj_bucket, key, path)
+
+    @staticmethod
+    def channel_dir(base: Path, name: str) -> Path:
+        try:
+            return checked_join(base / "input" / "data", name)
+        except PathOutside as error:
+            raise JobFailure(f"ClientError: channel name {name!r} cannot be a folder under /opt/ml/input/data: "
+                             f"{error}") from None
+
+    @staticmethod
+    def channel_path(name: str, bucket: str, key: str, rel: Any) -> str:
+        """``rel`` when it is a relative path that stays inside the channel's folder; the job fails otherwise."""
+        if not isinstance(rel, str):
+            raise JobFailure(f"ClientError: channel {name}: manifest entry {rel!r} is not an S3 key suffix")
+        problem = relative_path_problem(rel)
+        if problem is not None:
+            raise JobFailure(f"ClientError: channel {name}: S3 object s3://{bucket}/{key} cannot be placed in "
+                             f"/opt/ml/input/data/{name}: its path relative to the channel, {rel!r}, {problem}")
+        return rel
 
     def manifest_objects(self, bucket: str, key: str) -> list[tuple[str, str, str]]:
         try:
             manifest = json.loads(self.s3.read(bucket, key))
             base_bucket, base_prefix = parse_s3_uri(manifest[0]["prefix"])
-            return [(base_bucket, base_prefix + rel, rel) for rel in manifest[1:]]
+            return [(base_bucket, base_prefix + rel if isinstance(rel, str) else "", rel) for rel in manifest[1:]]
         except (ValueError, KeyError, IndexError, TypeError) as error:
             raise JobFailure(f"ClientError: manifest s3://{bucket}/{key} is not a SageMaker manifest: {error}") from error
 
@@ -282,6 +313,9 @@ class TrainingJobRunner:
                 with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
                     tar.extractall(base / "code", filter="data")
         else:
+            if not self.scheduler.allow_local_code:
+                raise JobFailure(f"ClientError: sagemaker_submit_directory {source} is not an S3 URI: this runtime "
+                                 "runs source directories from this machine only when started with --allow-local-code")
             local = Path(source.removeprefix("file://"))
             if not local.is_dir():
                 raise JobFailure(f"ClientError: sagemaker_submit_directory {source} is neither an S3 URI nor a directory")
@@ -423,8 +457,9 @@ class TrainingScheduler:
     """Starts training job runners, at most ``max_concurrent_jobs`` running at a time."""
 
     def __init__(self, state_dir: Path, supervisor: ProcessSupervisor, max_concurrent_jobs: int,
-                 endpoint_url: str = "", stop_grace_seconds: float = 10.0) -> None:
+                 endpoint_url: str = "", stop_grace_seconds: float = 10.0, allow_local_code: bool = False) -> None:
         self.jobs_dir = Path(state_dir) / "sagemaker" / "training-jobs"
+        self.allow_local_code = allow_local_code
         self.supervisor = supervisor
         self.endpoint_url = endpoint_url
         self.stop_grace_seconds = stop_grace_seconds
