@@ -99,6 +99,7 @@ class LocalAWSServer:
     def start(self) -> "LocalAWSServer":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = LocalRuntime(self.config)
+        self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
         self.gateway = Gateway(moto_seam.dispatcher_app())
         for extension in self.extensions:
             extension.install(self)
