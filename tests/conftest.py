@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def wait_until() -> Callable[..., Any]:
     """Poll ``probe()`` until ``done(value)`` holds; return the value, or fail with the last one."""
 
