@@ -100,10 +100,10 @@ def end_group(pgid: int, leader_start_time: int, sig: int = signal.SIGKILL) -> b
     members remain (the kernel never reuses a pid while a group of that id has members). A live process with the
     leader's pid and another start time means the pid was recycled: then nothing is signalled.
     """
-    leader = process_start_time(pgid)
-    if leader is not None and leader != leader_start_time:
+    leader = _stat_fields(pgid)
+    if leader is not None and int(leader[19]) != leader_start_time:
         return False
-    if not _group_members(pgid):
+    if (leader is None or leader[0] == "Z") and not _group_members(pgid):
         return False
     try:
         os.killpg(pgid, sig)

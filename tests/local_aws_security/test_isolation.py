@@ -387,3 +387,25 @@ def test_a_grandchild_left_by_a_killed_runtime_is_ended_by_the_next_start(tmp_pa
     finally:
         if grandchild is not None and not gone(grandchild):
             grandchild.kill()
+
+
+def test_the_next_start_never_signals_a_recycled_pid(tmp_path):
+    from dataclasses import asdict
+
+    from local_aws.processes import RECORDS_DIR, ChildRecord, process_start_time
+
+    stranger = psutil.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        records = tmp_path / "state" / RECORDS_DIR
+        records.mkdir(parents=True)
+        # A record of an earlier child whose pid (and group id) a new process has since taken.
+        earlier = ChildRecord(stranger.pid, stranger.pid, process_start_time(stranger.pid) - 1, ["sleep"],
+                              runtime_pid=stranger.pid, runtime_start_time=0)
+        (records / f"{stranger.pid}-{earlier.start_time}.json").write_text(json.dumps(asdict(earlier)))
+
+        with ServerProcess(tmp_path / "state"):
+            assert stranger.is_running() and stranger.status() != psutil.STATUS_ZOMBIE
+            assert not list(records.glob("*.json"))
+    finally:
+        stranger.kill()
+        stranger.wait()
