@@ -231,11 +231,19 @@ class ProcessSupervisor:
             end_group(record.pgid, record.start_time)
         self._unrecord(process)
 
-    def terminate(self, process: subprocess.Popen, grace_seconds: float = 3.0) -> None:
-        """SIGTERM the child's group, SIGKILL it if it outlives the grace period, and forget it."""
+    def _leader_start_time(self, process: subprocess.Popen) -> int | None:
+        """The recorded start time of the child, None when it was released and reaped (its pid may be reused)."""
         with self._lock:
             record = self._children.get(process)
-        start_time = record.start_time if record else (process_start_time(process.pid) or 0)
+        if record is not None:
+            return record.start_time
+        return None if process.poll() is not None else process_start_time(process.pid)
+
+    def terminate(self, process: subprocess.Popen, grace_seconds: float = 3.0) -> None:
+        """SIGTERM the child's group, SIGKILL it if it outlives the grace period, and forget it."""
+        start_time = self._leader_start_time(process)
+        if start_time is None:
+            return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             end_group(process.pid, start_time, sig)
             try:
@@ -249,9 +257,9 @@ class ProcessSupervisor:
 
     def kill(self, process: subprocess.Popen) -> None:
         """End the child's group at once, wait for the leader, and forget it."""
-        with self._lock:
-            record = self._children.get(process)
-        start_time = record.start_time if record else (process_start_time(process.pid) or 0)
+        start_time = self._leader_start_time(process)
+        if start_time is None:
+            return
         end_group(process.pid, start_time)
         process.wait()
         self._unrecord(process)
