@@ -223,6 +223,12 @@ def model_container(backend: Any, model_name: str) -> dict[str, Any] | None:
     return model.primary_container or (model.containers or [{}])[0]
 
 
+def model_execution_role(backend: Any, model_name: str) -> str | None:
+    """The ExecutionRoleArn of a SageMaker model record, None when the model does not exist."""
+    model = backend._models.get(model_name)
+    return None if model is None else model.execution_role_arn
+
+
 def bucket_objects(account_id: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
     """(key, size) of the latest version of every object under ``prefix``, sorted by key."""
     backend = s3_backend(account_id)

@@ -121,6 +121,7 @@ class LocalAWSServer:
     def start(self) -> "LocalAWSServer":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = LocalRuntime(self.config)
+        self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
         self.gateway = Gateway(moto_seam.dispatcher_app())
         RequestOriginPolicy(self.config.security, self.host).install(self.gateway)
         for extension in self.extensions:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import socket
@@ -41,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws.child_environment import child_environment
+from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, Credentials, assume_service_role
 from local_aws.logs.streams import LogStreamWriter
 from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
@@ -323,34 +324,39 @@ class TrainingJobRunner:
                 shutil.copytree(local, base / "code", dirs_exist_ok=True)
 
     # --- training -----------------------------------------------------------------------------------------
-    def host_env(self, base: Path, hosts: list[str], master_port: int) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
-        env.update(self.job.environment or {})
-        env.update({
-            "SAGEMAKER_BASE_DIR": str(base),
-            "PAWFLOW_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(master_port),
-            "TRAINING_JOB_NAME": self.job.training_job_name,
-            "TRAINING_JOB_ARN": self.job.arn,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
-        })
-        if self.scheduler.endpoint_url:
-            env.setdefault("AWS_ENDPOINT_URL", self.scheduler.endpoint_url)
-        return env
+    def host_env(self, base: Path, hosts: list[str], master_port: int, credentials: Credentials) -> dict[str, str]:
+        """The host's whole environment: the job's role credentials and the container's variables, no more.
+
+        HOME is the host's own; TMPDIR is shared by the runtime's training hosts (``<state-dir>/sagemaker/tmp``,
+        private to the runtime's user), so trials on this machine keep sharing what they cache there.
+        """
+        return child_environment(
+            home=base.parent.parent / "home", tmpdir=self.scheduler.shared_tmp_dir, region=self.region,
+            endpoint_url=self.scheduler.endpoint_url, credentials=credentials,
+            pass_env=self.scheduler.pass_env,
+            service={
+                "SAGEMAKER_BASE_DIR": str(base),
+                "PAWFLOW_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(master_port),
+                "TRAINING_JOB_NAME": self.job.training_job_name,
+                "TRAINING_JOB_ARN": self.job.arn,
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            declared=self.job.environment,
+        )
 
     def train(self, host_dirs: dict[str, Path]) -> dict[str, int]:
         hosts = list(host_dirs)
         master_port = free_port()
         epoch = int(time.time())
+        credentials = assume_service_role(self.account_id, self.region, self.job.role_arn, SAGEMAKER_SESSION_NAME)
         for host, base in host_dirs.items():
             writer = LogStreamWriter(self.region, LOG_GROUP, f"{self.job.training_job_name}/{host}-{epoch}", self.account_id)
             process = self.scheduler.supervisor.spawn(
                 [sys.executable, "-m", "local_aws.sagemaker.container"],
-                env=self.host_env(base, hosts, master_port), cwd=str(base),
+                env=self.host_env(base, hosts, master_port, credentials), cwd=str(base),
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
             # One stream per host, stdout and stderr interleaved in the order they were written, as on AWS.
@@ -363,7 +369,7 @@ class TrainingJobRunner:
         for host_process in self.hosts:
             for pump in host_process.pumps:
                 pump.join(timeout=5)
-            self.scheduler.supervisor.forget(host_process.process)
+            self.scheduler.supervisor.release(host_process.process)
         return {hp.host: hp.process.returncode for hp in self.hosts}
 
     def lines(self) -> list[str]:
@@ -457,9 +463,12 @@ class TrainingScheduler:
     """Starts training job runners, at most ``max_concurrent_jobs`` running at a time."""
 
     def __init__(self, state_dir: Path, supervisor: ProcessSupervisor, max_concurrent_jobs: int,
-                 endpoint_url: str = "", stop_grace_seconds: float = 10.0, allow_local_code: bool = False) -> None:
+                 endpoint_url: str = "", stop_grace_seconds: float = 10.0, allow_local_code: bool = False,
+                 pass_env: tuple[str, ...] = ()) -> None:
         self.jobs_dir = Path(state_dir) / "sagemaker" / "training-jobs"
+        self.shared_tmp_dir = Path(state_dir) / "sagemaker" / "tmp"
         self.allow_local_code = allow_local_code
+        self.pass_env = pass_env
         self.supervisor = supervisor
         self.endpoint_url = endpoint_url
         self.stop_grace_seconds = stop_grace_seconds
