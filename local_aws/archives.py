@@ -356,9 +356,15 @@ def check_zip(data: bytes, limits: ArchiveLimits = LAMBDA_PACKAGE_LIMITS) -> Non
     """Apply every rule that needs no unpacking (names, types, counts, declared sizes); raise ``ArchiveRefused``.
 
     ``zipfile`` never gives more bytes than a member declares, so the declared sizes bound what unpacking writes.
+    Each file's local header is read too (it must name the same file as the central directory).
     """
     with _open_zip(data) as archive:
-        _checked_zip_members(archive, limits)
+        for info, _ in _checked_zip_members(archive, limits):
+            if not _zip_is_directory(info):
+                try:
+                    archive.open(info).close()
+                except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
+                    raise ArchiveRefused(info.filename, f"cannot be read: {error}") from error
 
 
 def unpack_zip(data: bytes, destination: Path, limits: ArchiveLimits = LAMBDA_PACKAGE_LIMITS) -> None:

@@ -355,6 +355,17 @@ def test_zip_symlink_stored_in_external_attr_is_refused(archives_outside):
     assert (outside / "flag").read_text() == "original"
 
 
+def test_zip_whose_local_header_names_another_file_is_refused_by_the_check():
+    archive = zip_of(("handler.py", b"x"))
+    local_name = archive.index(b"handler.py")
+    archive = archive[:local_name] + b"../evil.py" + archive[local_name + len(b"../evil.py"):]
+
+    refused = refusal(lambda: check_zip(archive))
+
+    assert refused.member == "handler.py"
+    assert refused.rule == "cannot be read: File name in directory 'handler.py' and header b'../evil.py' differ."
+
+
 def test_zip_bomb_over_lambdas_unzipped_limit_is_refused_without_unzipping(archives_zip_bomb):
     assert len(archives_zip_bomb) < 1024 * 1024
 
