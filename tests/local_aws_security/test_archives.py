@@ -129,6 +129,12 @@ def archives_outside(tmp_path) -> tuple[Path, Path]:
     return tmp_path / "dest", outside
 
 
+def umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def refusal(action: Callable[[], Any]) -> ArchiveRefused:
     with pytest.raises(ArchiveRefused) as caught:
         action()
@@ -289,14 +295,8 @@ def test_tar_files_lose_setuid_and_world_write_but_keep_the_executable_bit(tmp_p
     unpack_tar(tar_of(file_member("run.sh", b"#!/bin/sh\n", 0o6777), file_member("data.txt", b"1", 0o666)),
                tmp_path / "dest")
 
-    assert stat.S_IMODE((tmp_path / "dest" / "run.sh").stat().st_mode) == 0o755 & ~_umask()
-    assert stat.S_IMODE((tmp_path / "dest" / "data.txt").stat().st_mode) == 0o644 & ~_umask()
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    assert stat.S_IMODE((tmp_path / "dest" / "run.sh").stat().st_mode) == 0o755 & ~umask()
+    assert stat.S_IMODE((tmp_path / "dest" / "data.txt").stat().st_mode) == 0o644 & ~umask()
 
 
 def test_tar_member_count_over_the_cap_is_refused(tmp_path):
@@ -382,7 +382,7 @@ def test_zip_keeps_the_executable_bit_and_drops_setuid(tmp_path):
 
     unpack_zip(zip_of((info, b"#!/bin/sh\n")), tmp_path / "dest")
 
-    assert stat.S_IMODE((tmp_path / "dest" / "bin" / "tool").stat().st_mode) == 0o755 & ~_umask()
+    assert stat.S_IMODE((tmp_path / "dest" / "bin" / "tool").stat().st_mode) == 0o755 & ~umask()
 
 
 # --- through a real server -----------------------------------------------------------------------------------------
