@@ -290,6 +290,8 @@ def unpack_tar(data: bytes, destination: Path, limits: ArchiveLimits = TARBALL_L
                 if member.isdir():
                     target.directory(member.name, parts)
                     continue
+                if member.size < 0:
+                    raise ArchiveRefused(member.name, "has a negative size")
                 declared += member.size
                 if declared > limits.max_bytes:
                     raise _too_large(member.name, limits)

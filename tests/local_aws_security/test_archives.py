@@ -212,6 +212,16 @@ def test_tar_oversized_pax_header_is_refused_before_it_is_parsed(tmp_path):
     assert refused.rule == "has an extended header over 1048576 bytes"
 
 
+def test_tar_pax_negative_size_is_refused(tmp_path):
+    """A pax ``size`` below zero sends tarfile's offsets backwards (the CVE-2025-8194 family of endless loops)."""
+    info, data = file_member("negative.txt")
+    info.pax_headers = {"size": "-5"}
+
+    refused = refusal(lambda: unpack_tar(tar_of((info, data), file_member("after.txt"), pax=True), tmp_path / "dest"))
+
+    assert str(refused) == "member 'negative.txt' has a negative size"
+
+
 def test_tar_bytes_that_are_no_archive_are_refused(tmp_path):
     refused = refusal(lambda: unpack_tar(b"<html>not a tarball</html>" * 40, tmp_path / "dest"))
 
