@@ -26,6 +26,7 @@ from local_aws.awslambda.exceptions import (
     RequestTooLargeException,
     TooManyRequestsException,
 )
+from local_aws.awslambda.package import check_deployment_package
 from local_aws.awslambda.runtime import FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
 from local_aws.iam.action_catalog import Authorization
 from local_aws.iam.identities import role_session_identity
@@ -297,7 +298,12 @@ class LocalLambdaBackend(LambdaBackend):
                 self.provisioned_requests.pop((fn.function_name, pool.qualifier), None)
             self.runtime.retire(self.account_id, self.region_name, fn.function_name)
 
+    def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        check_deployment_package(spec.get("Code") or {}, self.account_id)
+        return super().create_function(spec)
+
     def update_function_code(self, function_name: str, qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        check_deployment_package(body, self.account_id)
         result = super().update_function_code(function_name, qualifier, body)
         self._retire_latest(function_name)
         return result

@@ -13,14 +13,12 @@ least busy worker of it, and publishes the variant's CloudWatch metrics for ever
 from __future__ import annotations
 
 import http.client
-import io
 import itertools
 import logging
 import random
 import secrets
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from local_aws import moto_seam
+from local_aws.archives import ArchiveRefused, unpack_tar
 from local_aws.child_environment import child_environment
 from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, assume_service_role
 from local_aws.logs.streams import LogStreamWriter
@@ -398,9 +397,9 @@ class EndpointManager:
 
 
 def _extract(archive: bytes, target: Path, source: str) -> None:
-    target.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-            tar.extractall(target, filter="data")
-    except tarfile.TarError as error:
-        raise DeploymentFailed(f"{source} is not a tar.gz archive: {error}") from error
+        unpack_tar(archive, target)
+    except ArchiveRefused as refusal:
+        raise DeploymentFailed(f"Failed to extract model data archive for container \"container_1\" from URL "
+                               f"\"{source}\". Please ensure that the object located at the URL is a valid tar.gz "
+                               f"archive. ({refusal})") from refusal

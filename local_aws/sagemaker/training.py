@@ -23,7 +23,6 @@ with a reason: a job never stays InProgress.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -31,7 +30,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections import deque
@@ -40,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws.archives import ArchiveRefused, pack_tar_gz, unpack_tar
 from local_aws.child_environment import child_environment
 from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, Credentials, assume_service_role
 from local_aws.logs.streams import LogStreamWriter
@@ -311,8 +310,7 @@ class TrainingJobRunner:
         if source.startswith("s3://"):
             archive = self.s3.read_uri(source)
             for base in host_dirs.values():
-                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-                    tar.extractall(base / "code", filter="data")
+                unpack_source_archive(archive, base / "code", source)
         else:
             if not self.scheduler.allow_local_code:
                 raise JobFailure(f"ClientError: sagemaker_submit_directory {source} is not an S3 URI: this runtime "
@@ -434,8 +432,8 @@ class TrainingJobRunner:
         key_base = join_key(prefix, self.job.training_job_name, "output")
         # Hosts write into one artifact; the first host's files win, as rank 0 is the one that saves.
         ordered = list(reversed(list(host_dirs.values())))
-        self.s3.write(bucket, f"{key_base}/model.tar.gz", pack([base / "model" for base in ordered]))
-        self.s3.write(bucket, f"{key_base}/output.tar.gz", pack([base / "output" / "data" for base in ordered]))
+        self.s3.write(bucket, f"{key_base}/model.tar.gz", pack_tar_gz([base / "model" for base in ordered]))
+        self.s3.write(bucket, f"{key_base}/output.tar.gz", pack_tar_gz([base / "output" / "data" for base in ordered]))
 
     def report_metrics(self) -> None:
         definitions = self.job.algorithm_specification.get("MetricDefinitions") or []
@@ -444,19 +442,12 @@ class TrainingJobRunner:
             self.job.final_metric_data_list = metrics
 
 
-def pack(directories: list[Path]) -> bytes:
-    """A tar.gz of the directories' contents merged (later directories overwrite earlier ones)."""
-    files: dict[str, Path] = {}
-    for directory in directories:
-        if directory.is_dir():
-            for path in sorted(directory.rglob("*")):
-                if path.is_file():
-                    files[path.relative_to(directory).as_posix()] = path
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name in sorted(files):
-            tar.add(files[name], arcname=name)
-    return buffer.getvalue()
+def unpack_source_archive(archive: bytes, target: Path, source: str) -> None:
+    """Unpack the source tarball into ``code/``; a refused archive fails the job as the user's error."""
+    try:
+        unpack_tar(archive, target)
+    except ArchiveRefused as refusal:
+        raise JobFailure(f"ClientError: sagemaker_submit_directory {source}: {refusal}") from refusal
 
 
 class TrainingScheduler:
