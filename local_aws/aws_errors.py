@@ -85,6 +85,21 @@ def error_response(protocol: str, status: int, code: str, message: str, *, query
                     headers=response_headers)
 
 
+def access_denied(protocol: str, message: str, *, service: str | None = None, status: int | None = None) -> Response:
+    """AWS's access-denied error: ``AccessDenied`` (S3, query) or ``AccessDeniedException`` (JSON, REST-JSON, CBOR).
+
+    The status is AWS's for an IAM denial (403 for S3, the query services and Lambda; 400 for the JSON services and
+    CloudWatch) unless ``status`` says otherwise; the runtime's own refusals (browser origins, Host names, moto's
+    API) are always 403.
+    """
+    if protocol in (S3, QUERY):
+        return error_response(protocol, status or 403, "AccessDenied", message)
+    if status is None:
+        status = 403 if service == "lambda" else 400
+    return error_response(protocol, status, "AccessDeniedException", message,
+                          message_key="message" if protocol == RPC_V2_CBOR else "Message")
+
+
 def cbor_text_map(values: dict[str, str]) -> bytes:
     """CBOR encoding of a small map of text to text (all an RPCv2-CBOR error body needs)."""
 
@@ -103,3 +118,12 @@ def cbor_text_map(values: dict[str, str]) -> bytes:
             data = text.encode("utf-8")
             encoded += head(3, len(data)) + data
     return encoded
+
+
+def refusal(aws_request: Any, message: str) -> Response:
+    """The runtime's own 403 refusal of a request no service has seen (a browser origin, a foreign ``Host``,
+    moto's management API), written in the protocol the request's client reads, so an SDK shows ``message``."""
+    request = aws_request.request
+    protocol = request_protocol(aws_request.service, request.path, request.headers,
+                                request.query_string.decode("latin-1"), request.get_data(cache=True))
+    return access_denied(protocol, message, service=aws_request.service, status=403)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Response
 
 from local_aws import moto_seam
-from local_aws.access_denied import access_denied
+from local_aws.aws_errors import refusal
 from local_aws.runtime import SecuritySettings
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class MotoApiAccess:
         if not moto_seam.is_moto_api_path(aws_request.request.environ.get("PATH_INFO", "")):
             return None
         if not self.enabled:
-            return access_denied(aws_request, DISABLED_MESSAGE)
+            return refusal(aws_request, DISABLED_MESSAGE)
         if not getattr(aws_request.principal, "is_administrator", False):
-            return access_denied(aws_request, NOT_ADMINISTRATOR_MESSAGE)
+            return refusal(aws_request, NOT_ADMINISTRATOR_MESSAGE)
         return None

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Response
 
-from local_aws.access_denied import access_denied
+from local_aws.aws_errors import refusal
 from local_aws.runtime import COMPOSE_SERVICE_NAME, SecuritySettings
 
 if TYPE_CHECKING:
@@ -152,19 +152,19 @@ class RequestOriginPolicy:
         if host_header is not None:
             name = host_name(host_header)
             if name is None or not self.hosts.serves(name):
-                return access_denied(aws_request, _foreign_host_message(host_header, name))
+                return refusal(aws_request, _foreign_host_message(host_header, name))
         origin = request.headers.get("Origin")
         allowed = self.allowed_origin(request)
         if origin is not None and allowed is None:
-            return access_denied(aws_request, _foreign_origin_message(origin))
+            return refusal(aws_request, _foreign_origin_message(origin))
         fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
         if allowed is None and fetch_site in _REFUSED_FETCH_SITES:
-            return access_denied(aws_request, (
+            return refusal(aws_request, (
                 f"Cross-site browser requests are refused (Sec-Fetch-Site: {fetch_site} without an allowed Origin); "
                 "start local_aws with --cors-allow-origin <origin> to let a page's origin call it"))
         if _is_preflight(request):
             if allowed is None:
-                return access_denied(aws_request, "CORS preflight without an Origin is refused")
+                return refusal(aws_request, "CORS preflight without an Origin is refused")
             return Response(status=200)
         return None
 

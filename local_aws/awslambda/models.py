@@ -60,6 +60,27 @@ class LambdaRuntimeNotStarted(InvalidParameterValueException):
         super().__init__("The local Lambda runtime is not running in this process.")
 
 
+# Variables the Lambda runtime sets itself; CreateFunction and UpdateFunctionConfiguration refuse them.
+RESERVED_VARIABLES = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+
+def _refuse_reserved_variables(environment: Any) -> None:
+    """Lambda's refusal of environment variables that would override what its runtime sets (the role's keys)."""
+    variables = environment.get("Variables") if isinstance(environment, dict) else None
+    reserved = sorted(name for name in (variables or {}) if name in RESERVED_VARIABLES)
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables you have "
+            "provided contains reserved keys that are currently not supported for modification. Reserved keys used "
+            f"in this request: {', '.join(reserved)}")
+
+
 class LocalLambdaBackend(LambdaBackend):
     """LambdaBackend whose functions really run."""
 
@@ -98,7 +119,11 @@ class LocalLambdaBackend(LambdaBackend):
 
     # -- the execution role ---------------------------------------------------------------------------------------
     def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        """Refused, before anything is stored, as Lambda refuses it: a role it cannot assume, reserved environment
+        variables, a deployment package that cannot be unpacked safely."""
         self._require_assumable(spec.get("Role"))
+        _refuse_reserved_variables(spec.get("Environment"))
+        check_deployment_package(spec.get("Code") or {}, self.account_id)
         return super().create_function(spec)
 
     def _require_assumable(self, role_arn: Any) -> None:
@@ -298,10 +323,6 @@ class LocalLambdaBackend(LambdaBackend):
                 self.provisioned_requests.pop((fn.function_name, pool.qualifier), None)
             self.runtime.retire(self.account_id, self.region_name, fn.function_name)
 
-    def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
-        check_deployment_package(spec.get("Code") or {}, self.account_id)
-        return super().create_function(spec)
-
     def update_function_code(self, function_name: str, qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
         check_deployment_package(body, self.account_id)
         result = super().update_function_code(function_name, qualifier, body)
@@ -312,6 +333,7 @@ class LocalLambdaBackend(LambdaBackend):
                                       body: dict[str, Any]) -> dict[str, Any] | None:
         if "Role" in body:
             self._require_assumable(body["Role"])
+        _refuse_reserved_variables(body.get("Environment"))
         result = super().update_function_configuration(function_name, qualifier, body)
         self._retire_latest(function_name)
         return result

@@ -14,17 +14,15 @@ appended to the judgement log.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import uuid
 from typing import Any
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Response
 
 from local_aws import moto_seam
+from local_aws.aws_errors import REST_JSON, access_denied, request_protocol
 from local_aws.iam.action_catalog import Authorization, OperationCall, RecordLookup, UnmappedOperation, authorizations
 from local_aws.iam.identities import Identity, resolve_identity
 from local_aws.iam.judgement import Verdict, judge
@@ -34,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 PRINCIPAL_ENVIRON_KEY = "local_aws.principal"
 
-JSON, REST_JSON, QUERY, RPC_V2_CBOR, S3 = "json", "rest-json", "query", "rpc-v2-cbor", "s3"
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
@@ -71,8 +68,11 @@ class Authorizer:
         denial = self._judge(identity, call, parts.environ)
         if denial is None:
             return None
-        status, headers, body = _error_parts(_protocol(parts.service, parts.headers), parts.service, denial)
-        return moto_seam.AuthorizationDenial(status, headers, body, "AccessDenied", denial)
+        protocol = request_protocol(parts.service, parts.environ.get("PATH_INFO", ""), parts.headers,
+                                    _query_string(parts.environ))
+        response = access_denied(protocol, denial, service=parts.service)
+        return moto_seam.AuthorizationDenial(response.status_code, dict(response.headers), response.get_data(),
+                                             "AccessDenied", denial)
 
     def judge_route(self, environ: dict[str, Any], headers: Any, service: str, operation: str,
                     params: dict[str, Any], region: str, account_id: str) -> Response | None:
@@ -83,8 +83,7 @@ class Authorizer:
         denial = self._judge(identity, OperationCall(service, operation, params, region, account_id), environ)
         if denial is None:
             return None
-        status, response_headers, body = _error_parts(REST_JSON, service, denial)
-        return Response(body, status=status, headers=response_headers)
+        return access_denied(REST_JSON, denial, service=service)
 
     def _judge(self, identity: Identity, call: OperationCall, environ: dict[str, Any]) -> str | None:
         """None when allowed; AWS's message when denied."""
@@ -152,59 +151,3 @@ def _query_string(environ: dict[str, Any]) -> str:
 def _request_context(environ: dict[str, Any], region: str) -> dict[str, Any]:
     return {"aws:RequestedRegion": region, "aws:SourceIp": environ.get("REMOTE_ADDR"),
             "aws:SecureTransport": environ.get("wsgi.url_scheme") == "https"}
-
-
-def _protocol(service: str, headers: Any) -> str:
-    """The protocol the request was written in, which its error must be written in too."""
-    if service == "s3":
-        return S3
-    content_type = (headers.get("Content-Type") or "").lower()
-    if "cbor" in content_type or headers.get("smithy-protocol"):
-        return RPC_V2_CBOR
-    if headers.get("X-Amz-Target"):
-        return JSON
-    if "x-www-form-urlencoded" in content_type or "multipart/form-data" in content_type or service in ("iam", "sts"):
-        return QUERY
-    return REST_JSON
-
-
-def _error_parts(protocol: str, service: str, message: str) -> tuple[int, dict[str, str], str | bytes]:
-    """AWS's AccessDenied error: status, headers and body, for the request's protocol."""
-    request_id = str(uuid.uuid4())
-    if protocol == S3:
-        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
-                f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>")
-        return 403, {"content-type": "application/xml", "x-amz-request-id": request_id}, body
-    if protocol == QUERY:
-        body = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-                f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
-        return 403, {"content-type": "text/xml", "x-amzn-RequestId": request_id}, body
-    if protocol == RPC_V2_CBOR:
-        body = _cbor_text_map({"__type": "AccessDeniedException", "message": message})
-        return 400, {"content-type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
-                     "x-amzn-RequestId": request_id}, body
-    status = 403 if service == "lambda" else 400
-    content_type = "application/x-amz-json-1.1" if protocol == JSON else "application/json"
-    body = json.dumps({"__type": "AccessDeniedException", "Message": message})
-    return status, {"content-type": content_type, "x-amzn-ErrorType": "AccessDeniedException",
-                    "x-amzn-RequestId": request_id}, body
-
-
-def _cbor_text_map(values: dict[str, str]) -> bytes:
-    """CBOR encoding of a small map of text to text (all an RPCv2-CBOR error body needs)."""
-
-    def head(major: int, length: int) -> bytes:
-        if length < 24:
-            return bytes([major << 5 | length])
-        if length < 0x100:
-            return bytes([major << 5 | 24, length])
-        if length < 0x10000:
-            return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
-        return bytes([major << 5 | 26]) + length.to_bytes(4, "big")
-
-    encoded = head(5, len(values))
-    for key, value in values.items():
-        for text in (key, value):
-            data = text.encode("utf-8")
-            encoded += head(3, len(data)) + data
-    return encoded

@@ -18,6 +18,7 @@ from typing import Any
 from local_aws.iam.action_catalog import Authorization
 from local_aws.iam.identities import Identity
 from local_aws.iam.policy_evaluation import EvaluationResult, PolicyDocument, access_denied_message, evaluate
+from local_aws.iam.trust_policy import judge_trust
 
 
 @dataclass(frozen=True)
@@ -82,37 +83,17 @@ def _verdict(authorization: Authorization, result: EvaluationResult, message: st
 def _trust_verdict(identity: Identity, authorization: Authorization, trust_policy: Any, context: dict[str, Any],
                    allowed: Verdict) -> Verdict:
     """The target role's trust policy, evaluated for the caller's principal (its statements' Principal matched)."""
-    document = json.loads(trust_policy) if isinstance(trust_policy, str) else trust_policy
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    statements = statements if isinstance(statements, list) else [statements]
-    applicable = []
-    for statement in statements:
-        if isinstance(statement, dict) and _principal_matches(statement, identity):
-            applicable.append({k: v for k, v in statement.items() if k not in ("Principal", "NotPrincipal")}
-                              | {"Resource": "*"})
+    account = identity.account_id
+    names = {identity.arn, identity.context.get("aws:PrincipalArn", identity.arn), account,
+             f"arn:aws:iam::{account}:root"}
+    result = judge_trust(trust_policy, authorization.resource, {"AWS": names}, context)
     message = (f"User: {identity.arn} is not authorized to perform: sts:AssumeRole on resource: "
                f"{authorization.resource}")
-    if not applicable:
+    if result is None:
         return Verdict(authorization, False, "implicitDeny", policy="trust policy", message=message)
-    result = evaluate({"trust policy": {"Version": document.get("Version", "2012-10-17"), "Statement": applicable}},
-                      "sts:AssumeRole", authorization.resource, context)
     if not result.allowed:
         return _verdict(authorization, result, message)
     return allowed
-
-
-def _principal_matches(statement: dict[str, Any], identity: Identity) -> bool:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    names = principal.get("AWS", [])
-    names = names if isinstance(names, list) else [names]
-    role_arn = identity.context.get("aws:PrincipalArn", identity.arn)
-    account = identity.account_id
-    accepted = {identity.arn, role_arn, account, f"arn:aws:iam::{account}:root", "*"}
-    return any(name in accepted for name in names)
 
 
 def _parsed(policies: dict[str, Any]) -> list[PolicyDocument]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local_aws.iam.policy_evaluation import PolicyDocumentError, evaluate
+from local_aws.iam.policy_evaluation import EvaluationResult, PolicyDocumentError, evaluate
 from local_aws.moto_seam import get_partition, iam_backends
 
 ASSUME_ROLE = "sts:AssumeRole"
@@ -39,41 +39,54 @@ def service_can_assume(account_id: str, region: str, role_arn: str, service: str
 
 def trust_allows(document: Any, role_arn: str, service: str, context: dict[str, Any]) -> bool:
     """Judge a trust policy document (JSON text or dict) for ``service`` assuming ``role_arn``."""
+    result = judge_trust(document, role_arn, {"Service": {service}}, context)
+    return result is not None and result.allowed
+
+
+def judge_trust(document: Any, role_arn: str, principals: dict[str, set[str]],
+                context: dict[str, Any]) -> EvaluationResult | None:
+    """The trust policy's decision on ``sts:AssumeRole`` of ``role_arn`` by a caller known by ``principals``.
+
+    ``principals`` maps a principal kind to the names the caller goes by: ``{"Service": {"lambda.amazonaws.com"}}``
+    for a service, ``{"AWS": {session ARN, role ARN, account id, account root ARN}}`` for an identity. A statement
+    applies when its ``Principal`` names the caller (or ``"*"``) or its ``NotPrincipal`` does not; None when no
+    statement applies (or the document is unreadable), which is an implicit deny.
+    """
     try:
         parsed = json.loads(document) if isinstance(document, (str, bytes)) else document
         raw = parsed["Statement"]
     except (ValueError, TypeError, KeyError):
-        return False
+        return None
     statements = [_without_principal(item) for item in (raw if isinstance(raw, list) else [raw])
-                  if isinstance(item, dict) and _names_service(item, service)]
+                  if isinstance(item, dict) and _applies_to(item, principals)]
     if not statements:
-        return False
+        return None
     try:
-        result = evaluate({"Version": parsed.get("Version", "2012-10-17"), "Statement": statements},
-                          ASSUME_ROLE, role_arn, context)
+        return evaluate({"trust policy": {"Version": parsed.get("Version", "2012-10-17"), "Statement": statements}},
+                        ASSUME_ROLE, role_arn, context)
     except PolicyDocumentError:
-        return False
-    return result.allowed
+        return None
 
 
-def _names_service(statement: dict[str, Any], service: str) -> bool:
+def _applies_to(statement: dict[str, Any], principals: dict[str, set[str]]) -> bool:
     if "Principal" in statement:
-        return _principal_matches(statement["Principal"], service)
+        return _names(statement["Principal"], principals)
     if "NotPrincipal" in statement:
-        return not _principal_matches(statement["NotPrincipal"], service)
+        return not _names(statement["NotPrincipal"], principals)
     return False
 
 
-def _principal_matches(principal: Any, service: str) -> bool:
-    if principal == "*":
+def _names(block: Any, principals: dict[str, set[str]]) -> bool:
+    """Whether a Principal block names the caller: ``"*"``, ``{"AWS": "*"}``, or one of its names of that kind."""
+    if block == "*":
         return True
-    if not isinstance(principal, dict):
+    if not isinstance(block, dict):
         return False
-    services = principal.get("Service", [])
-    services = services if isinstance(services, list) else [services]
-    everyone = principal.get("AWS", [])
-    everyone = everyone if isinstance(everyone, list) else [everyone]
-    return service in services or "*" in everyone
+    for kind, names in block.items():
+        names = set(names) if isinstance(names, list) else {names}
+        if (kind == "AWS" and "*" in names) or names & principals.get(kind, set()):
+            return True
+    return False
 
 
 def _without_principal(statement: dict[str, Any]) -> dict[str, Any]:

@@ -341,6 +341,20 @@ def test_create_function_with_a_role_not_trusting_lambda_is_refused(isolated_wor
     assert error.value.response["Error"]["Message"] == "The role defined for the function cannot be assumed by Lambda."
 
 
+def test_a_function_may_not_override_the_variables_lambda_sets(isolated_workloads):
+    lambda_client = isolated_workloads.aws("lambda")
+    with pytest.raises(ClientError) as error:
+        lambda_client.create_function(
+            FunctionName=f"reserved-{uuid.uuid4().hex[:8]}", Runtime="python3.11",
+            Role=isolated_workloads.lambda_role_arn, Handler="lambda_function.lambda_handler",
+            Code={"ZipFile": function_zip(REPORT_LAMBDA)},
+            Environment={"Variables": {"AWS_SECRET_ACCESS_KEY": "x", "AWS_ACCESS_KEY_ID": "y", "MINE": "ok"}})
+
+    assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert error.value.response["Error"]["Message"].endswith(
+        "Reserved keys used in this request: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY")
+
+
 # --- processes die with the runtime ------------------------------------------------------------------------------
 def gone(process: psutil.Process) -> bool:
     """The process ended (reaped, or a zombie waiting for a reaper); a recycled pid counts as ended."""
@@ -409,3 +423,4 @@ def test_the_next_start_never_signals_a_recycled_pid(tmp_path):
     finally:
         stranger.kill()
         stranger.wait()
+
