@@ -86,13 +86,15 @@ class PipelineStory:
         return boto3.client(service, endpoint_url=self._aws_endpoint, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    def runtime_ready(self, endpoint_url: str) -> None:
-        """The account's one-time set-up, as an administrator does it before the DAGs run."""
+    def runtime_ready(self, endpoint_url: str) -> str:
+        """The account's one-time set-up, as an administrator does it before the DAGs run; the Airflow role's ARN."""
         from pawflow.account_setup import set_up_account
 
         self._aws_endpoint = endpoint_url
         arns = set_up_account(self._client("iam"), self._client("sts"))
         print(f"   local AWS runtime on {endpoint_url}; account set up: " + ", ".join(arns.values()))
+        print(f"   Airflow works as {arns['AirflowRoleArn']}: every call it makes is judged by IAM")
+        return arns["AirflowRoleArn"]
 
     def airflow_ready(self, airflow: AirflowEnvironment, client: AirflowApiClient) -> None:
         print(f"   Airflow {airflow.base_url}: api-server, scheduler, dag-processor, triggerer healthy; "
