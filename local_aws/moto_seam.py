@@ -24,13 +24,20 @@ function_arn, handler, run_time, role, code_bytes, code_size, environment_vars, 
 reserved_concurrency``), ``LambdaStorage`` (``_functions, _aliases, _arns``), ``LayerStorage._layers``, the
 autoscaling backend's ``targets`` and ``policies``, CloudWatch's ``get_all_metrics()`` datums (``namespace,
 name, dimensions, timestamp, value``), STS ``assumed_roles`` and IAM roles', users' and groups' ``policies``
-and ``managed_policies``.
+and ``managed_policies``. IAM judgement replaces ``ActionAuthenticatorMixin``'s two entry points
+(``_authenticate_and_authorize_normal_action``, ``_authenticate_and_authorize_s3_action``) and reads the response
+object's ``_get_action()``, ``params``/``_get_param``/``uri_match``/``querystring``, ``region``, ``current_account``
+and ``normalized_request.environ``; roles' ``path``, ``assume_role_policy_document``, ``permissions_boundary_arn``
+and the services' tag lists.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import types
+from dataclasses import dataclass
+from urllib.parse import unquote
 from collections.abc import Iterator
 from typing import Any
 
@@ -250,3 +257,206 @@ def utcnow() -> Any:
     from moto.core.utils import utcnow as moto_utcnow
 
     return moto_utcnow()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# IAM authorization: moto's own hook (``ActionAuthenticatorMixin``), called from ``BaseResponse.call_action`` once
+# the operation is known and from S3's handlers with the bucket and key they resolved.
+
+
+def install_authorization(authorize: Any) -> None:
+    """Have every request moto executes judged by ``authorize(parts)`` first.
+
+    ``parts`` is a :class:`MotoCallParts`; ``authorize`` returns None to let the call run, or an
+    :class:`AuthorizationDenial` (sent instead of the operation's answer).
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.s3.exceptions import S3ClientError
+
+    def normal(self: Any, resource: str = "*") -> None:
+        denial = authorize(_call_parts(self))
+        if denial is not None:
+            self.response_headers.update(denial.headers)
+            raise _Denied(denial.status, denial.body)
+
+    def s3(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
+        denial = authorize(_call_parts(self, bucket_name, key_name))
+        if denial is not None:
+            raise S3ClientError(denial.code, denial.message)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = normal
+    ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = s3
+
+
+def uninstall_authorization() -> None:
+    """moto's own (inactive by default) authorization back in place."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    for name in ("_authenticate_and_authorize_normal_action", "_authenticate_and_authorize_s3_action"):
+        setattr(ActionAuthenticatorMixin, name, _MOTO_AUTHORIZATION[name])
+
+
+def _moto_authorization() -> dict[str, Any]:
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    return {name: ActionAuthenticatorMixin.__dict__[name]
+            for name in ("_authenticate_and_authorize_normal_action", "_authenticate_and_authorize_s3_action")}
+
+
+_MOTO_AUTHORIZATION = _moto_authorization()
+
+
+def _denied_class() -> type:
+    from werkzeug.exceptions import HTTPException
+
+    class Denied(HTTPException):
+        def __init__(self, status: int, body: str) -> None:
+            super().__init__(description=body)
+            self.code = status
+
+    return Denied
+
+
+# An HTTPException: call_action answers it with its status and body.
+_Denied = _denied_class()
+
+
+@dataclass(frozen=True)
+class AuthorizationDenial:
+    """The error sent instead of a denied operation's answer."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class MotoCallParts:
+    """A request as moto parsed it, for judging: the operation, its input members, where it acts, its signer."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+    region: str
+    account_id: str
+    method: str
+    query: frozenset[str]
+    headers: Any
+    environ: dict[str, Any]
+    bucket: str | None = None
+    key: str | None = None
+
+
+def _call_parts(response: Any, bucket: str | None = None, key: str | None = None) -> MotoCallParts:
+    service = response.boto3_service_name
+    operation = response._get_action() or ""
+    request = response.normalized_request
+    query: frozenset[str] = frozenset()
+    if service == "s3":
+        params = _s3_params(response, bucket, key)
+        query = frozenset(_s3_query(response).keys())
+    else:
+        params = _operation_params(response, service, operation)
+    return MotoCallParts(service, operation, params, response.region, response.current_account, response.method,
+                         query, response.headers, getattr(request, "environ", {}) or {}, bucket, key)
+
+
+def _s3_query(response: Any) -> dict[str, Any]:
+    from urllib.parse import parse_qs
+
+    return parse_qs(response.parsed_url.query, keep_blank_values=True)
+
+
+def _s3_params(response: Any, bucket: str | None, key: str | None) -> dict[str, Any]:
+    """The keys a DeleteObjects body names (parsed as moto parses it) and a form upload's key."""
+    params: dict[str, Any] = {}
+    if bucket and not key and response.method == "POST":
+        if "delete" in _s3_query(response):
+            try:
+                import xmltodict
+
+                objects = xmltodict.parse(response.body, strip_whitespace=False)["Delete"].get("Object", [])
+                objects = objects if isinstance(objects, list) else [objects]
+                params["DeletedKeys"] = [obj["Key"] for obj in objects]
+            except Exception:
+                params["DeletedKeys"] = []
+        elif response.querystring.get("key"):
+            params["FormKey"] = response.querystring["key"][0]
+    return params
+
+
+def _operation_params(response: Any, service: str, operation: str) -> dict[str, Any]:
+    """The operation's input members, read where moto's handler reads them."""
+    if getattr(response, "automated_parameter_parsing", False):
+        return dict(response.params or {})
+    from moto.core.utils import get_service_model
+
+    try:
+        shape = get_service_model(service).operation_model(operation).input_shape
+    except Exception:
+        return {}
+    if shape is None:
+        return {}
+    body: dict[str, Any] = {}
+    if service == "lambda":
+        try:
+            parsed = json.loads(response.body or "{}")
+            body = parsed if isinstance(parsed, dict) else {}
+        except (TypeError, ValueError):
+            body = {}
+    params: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri":
+            value = (response.uri_match or {}).get(wire_name, (response.uri_match or {}).get(name))
+            value = unquote(value) if isinstance(value, str) else value
+        elif location == "querystring":
+            value = (response.querystring.get(wire_name) or [None])[0]
+        elif location == "header":
+            value = response.headers.get(wire_name)
+        elif service == "lambda":
+            value = body.get(name)
+        else:
+            value = response._get_param(name)
+        if value is not None:
+            params[name] = value
+    return params
+
+
+def role_record(account_id: str, role_name: str) -> Any | None:
+    """moto's record of an IAM role (``path``, ``assume_role_policy_document``, ``permissions_boundary``...)."""
+    iam = iam_backends[account_id]["aws"]
+    for role in list(iam.roles.values()):
+        if role.name == role_name:
+            return role
+    return None
+
+
+def user_record(account_id: str, user_name: str) -> Any | None:
+    return iam_backends[account_id]["aws"].users.get(user_name)
+
+
+def resource_tags(arn: str) -> dict[str, str] | None:
+    """The tags moto keeps for the resource ``arn`` names (None when it has none or the service is not read)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return None
+    _, partition, service, region, account_id, resource = parts
+    try:
+        if service == "sagemaker":
+            tags = sagemaker_models.sagemaker_backends[account_id][region].list_tags(arn)
+            return {t["Key"]: t["Value"] for t in tags}
+        if service == "lambda":
+            return dict(lambda_backends[account_id][region].list_tags(arn))
+        if service == "logs":
+            group = resource.split(":")[1] if resource.startswith("log-group:") else None
+            return dict(logs_backends[account_id][region].list_tags_log_group(group)) if group else None
+        if service == "iam" and resource.startswith("role/"):
+            role = role_record(account_id, resource.rsplit("/", 1)[-1])
+            return {t["Key"]: t["Value"] for t in role.get_tags()} if role is not None else None
+    except Exception:
+        return None
+    return None

@@ -84,6 +84,8 @@ class LocalAWSServer:
         )
         self.runtime: LocalRuntime | None = None
         self.gateway: Gateway | None = None
+        # Judges calls at moto's authorization point and routes the gateway answers (set by the IAM extension).
+        self.authorizer: Any = None
         self.state = StateStore(self.state_dir)
         self._server: Any = None
         self._thread: threading.Thread | None = None

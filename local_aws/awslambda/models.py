@@ -28,9 +28,9 @@ from local_aws.awslambda.exceptions import (
     TooManyRequestsException,
 )
 from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
-from local_aws.iam.enforcement import judge
+from local_aws.iam.action_catalog import Authorization
 from local_aws.iam.identities import role_session_identity
-from local_aws.iam.request_actions import JSON, RequestedAction
+from local_aws.iam.judgement import judge
 from local_aws.moto_seam import (
     ARN_PARTITION_REGEX,
     LambdaBackend,
@@ -375,11 +375,11 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
         needed = [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
         if group_name not in logs.groups:
             needed.insert(0, ("logs:CreateLogGroup", group_arn))
-        for action, resource in needed:
-            denial = judge(identity, RequestedAction(action, resource, JSON))
-            if denial is not None:
-                logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denial.message)
-                return
+        verdicts = judge(identity, [Authorization(action, resource) for action, resource in needed], {})
+        denied = [verdict for verdict in verdicts if not verdict.allowed]
+        if denied:
+            logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denied[0].message)
+            return
         logs.ensure_log_group(group_name)
         if stream_name not in logs.groups[group_name].streams:
             logs.create_log_stream(group_name, stream_name)

@@ -91,7 +91,7 @@ def policy_usage(name: str, document: dict[str, Any], judgements: Iterable[dict[
     statements = [statements] if isinstance(statements, dict) else statements
     counts: Counter[tuple[int, str]] = Counter()
     for record in judgements:
-        if record.get("decision") != "allowed":
+        if record.get("outcome") != "allowed":
             continue
         for part in record.get("policies", []):
             if part.get("digest") != digest or part.get("effect") != "Allow":
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as error:
             parser.error(f"{path}: {error}")
         usages.append(policy_usage(str(path), document, judgements))
-    print(render(usages, len(judgements), {record.get("principal", "") for record in judgements}))
+    print(render(usages, len(judgements), {record.get("identity", "") for record in judgements}))
     return 1 if args.fail_on_unused and any(usage.unused for usage in usages) else 0
 
 

@@ -20,7 +20,7 @@ class SageMakerExtension:
     def install(self, server: "LocalAWSServer") -> None:
         moto_seam.install_backend("sagemaker", LocalSageMakerBackend, LocalSageMakerResponse)
         LocalSageMakerBackend.runtime = server.runtime
-        InvokeEndpointHandler(server.runtime.endpoints).register(server.gateway)
+        InvokeEndpointHandler(server.runtime.endpoints, authorizer=server.authorizer).register(server.gateway)
 
     def resume(self, server: "LocalAWSServer") -> None:
         """After a restart: interrupted jobs become Failed, endpoints that were serving start again."""

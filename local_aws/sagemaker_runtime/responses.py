@@ -6,6 +6,7 @@ this route itself (see ``local_aws.gateway``).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Response
@@ -17,9 +18,12 @@ from local_aws.sagemaker_runtime.exceptions import endpoint_not_found, model_err
 
 
 class InvokeEndpointHandler:
-    def __init__(self, endpoints: EndpointManager, account_id: str = moto_seam.ACCOUNT_ID) -> None:
+    def __init__(self, endpoints: EndpointManager, account_id: str = moto_seam.ACCOUNT_ID,
+                 authorizer: Any = None) -> None:
         self.endpoints = endpoints
         self.account_id = account_id
+        # Judges the call as moto's authorization point would (None: no IAM enforcement installed).
+        self.authorizer = authorizer
 
     def register(self, gateway: Gateway) -> None:
         gateway.add_route("sagemaker", ["POST"], "/endpoints/<name>/invocations", self)
@@ -28,6 +32,11 @@ class InvokeEndpointHandler:
         name = unquote(name)
         request = aws_request.request
         region = aws_request.region
+        if self.authorizer is not None:
+            denied = self.authorizer.judge_route(request.environ, request.headers, "sagemaker-runtime",
+                                                 "InvokeEndpoint", {"EndpointName": name}, region, self.account_id)
+            if denied is not None:
+                return denied
         deployment = self.endpoints.deployment(self.account_id, region, name)
         if deployment is None:
             return endpoint_not_found(name, self.account_id)

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from local_aws.iam.judgement_log import JudgementLog, document_digest
+from local_aws.iam.judgement_log import JUDGEMENTS_FILE, JudgementLog, document_digest
 from local_aws.iam.usage_report import main, policy_usage, read_judgements
 
 IAM = Path(__file__).resolve().parents[2] / "iam"
@@ -17,10 +17,10 @@ POLICY = {
 }
 
 
-def _record(action, statement, document=POLICY, decision="allowed"):
-    return {"principal": "arn:aws:sts::123456789012:assumed-role/r/s", "action": action, "resource": "*",
-            "decision": decision,
-            "policies": [{"digest": document_digest(document), "statement": statement, "effect": "Allow"}]}
+def _record(action, statement, document=POLICY, outcome="allowed"):
+    return {"identity": "arn:aws:sts::123456789012:assumed-role/r/s", "action": action, "resource": "*",
+            "outcome": outcome, "policies": [{"digest": document_digest(document), "statement": statement,
+                                              "effect": "Allow"}]}
 
 
 def test_counts_each_action_entry_by_the_statement_that_allowed_the_call():
@@ -34,7 +34,7 @@ def test_counts_each_action_entry_by_the_statement_that_allowed_the_call():
 
 def test_denied_calls_and_other_documents_do_not_count():
     other = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}
-    records = [_record("s3:ListBucket", 0, decision="implicitDeny"), _record("s3:ListBucket", 0, document=other)]
+    records = [_record("s3:ListBucket", 0, outcome="denied"), _record("s3:ListBucket", 0, document=other)]
     assert {row.action: row.calls for row in policy_usage("p", POLICY, records).rows}["s3:ListBucket"] == 0
 
 
@@ -49,8 +49,9 @@ def test_command_lists_every_shipped_action_and_flags_an_added_unused_one(tmp_pa
     widened = {**shipped, "Statement": [*shipped["Statement"],
                                         {"Sid": "Extra", "Effect": "Allow", "Action": "s3:DeleteBucket",
                                          "Resource": "arn:aws:s3:::pawflow-*"}]}
-    log = JudgementLog(tmp_path)
-    log.append(_record("s3:CreateBucket", 0, document=widened))
+    record = _record("s3:CreateBucket", 0, document=widened)
+    JudgementLog(tmp_path / JUDGEMENTS_FILE).record(record["identity"], "s3:CreateBucket", record["action"], "*",
+                                                    "allowed", "allowed", policies=record["policies"])
     policy_file = tmp_path / "widened.json"
     policy_file.write_text(json.dumps(widened))
     assert main([str(tmp_path), str(policy_file), "--fail-on-unused"]) == 1

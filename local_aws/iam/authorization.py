@@ -1,0 +1,210 @@
+"""IAM judged on every call, where moto has parsed it: the signer, the call's authorizations, the verdict, the error.
+
+:class:`Authorizer` is installed at moto's own authorization point (``moto_seam.install_authorization``): moto calls
+it with the operation it is about to execute and that operation's parameters as moto parsed them, so the call
+judged is the call executed. Routes the gateway answers itself (InvokeEndpoint) call :meth:`Authorizer.judge_route`
+with their parsed operation.
+
+The signer is the verified principal the authentication filter leaves in the WSGI environ
+(``local_aws.principal``), else the access key id of the request's signature (Authorization header or presigned
+query). Credentials the runtime issued (role sessions, IAM users' keys) are judged; any other key is the runtime's
+administrator and is not. A denied call gets AWS's AccessDenied error in its protocol's shape; every judged call is
+appended to the judgement log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from werkzeug.wrappers import Response
+
+from local_aws import moto_seam
+from local_aws.iam.action_catalog import Authorization, OperationCall, RecordLookup, UnmappedOperation, authorizations
+from local_aws.iam.identities import Identity, resolve_identity
+from local_aws.iam.judgement import Verdict, judge
+from local_aws.iam.judgement_log import JudgementLog
+
+logger = logging.getLogger(__name__)
+
+PRINCIPAL_ENVIRON_KEY = "local_aws.principal"
+
+JSON, REST_JSON, QUERY, RPC_V2_CBOR, S3 = "json", "rest-json", "query", "rpc-v2-cbor", "s3"
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+class MotoRecords(RecordLookup):
+    """The catalog's view of the runtime's records: moto's IAM roles and users, and resources' tags."""
+
+    def role_path(self, account_id: str, role_name: str) -> str:
+        role = moto_seam.role_record(account_id, role_name)
+        return role.path if role is not None else "/"
+
+    def permissions_boundary(self, account_id: str, kind: str, name: str) -> str | None:
+        record = (moto_seam.role_record if kind == "role" else moto_seam.user_record)(account_id, name)
+        return getattr(record, "permissions_boundary_arn", None) or None
+
+    def resource_tags(self, arn: str) -> dict[str, str] | None:
+        return moto_seam.resource_tags(arn)
+
+
+class Authorizer:
+    """Judges calls signed with runtime-issued credentials and records each judgement."""
+
+    def __init__(self, log: JudgementLog) -> None:
+        self.log = log
+        self.records = MotoRecords()
+
+    def __call__(self, parts: moto_seam.MotoCallParts) -> moto_seam.AuthorizationDenial | None:
+        """moto's hook: None to let the call run, or the error to answer with."""
+        identity = signer_identity(parts.environ, parts.headers, _query_string(parts.environ))
+        if identity is None:
+            return None
+        call = OperationCall(parts.service, parts.operation, parts.params, parts.region, parts.account_id,
+                             parts.method, parts.query, parts.bucket, parts.key, parts.headers)
+        denial = self._judge(identity, call, parts.environ)
+        if denial is None:
+            return None
+        status, headers, body = _error_parts(_protocol(parts.service, parts.headers), parts.service, denial)
+        return moto_seam.AuthorizationDenial(status, headers, body, "AccessDenied", denial)
+
+    def judge_route(self, environ: dict[str, Any], headers: Any, service: str, operation: str,
+                    params: dict[str, Any], region: str, account_id: str) -> Response | None:
+        """For a route the gateway answers itself: None to answer it, or the AccessDenied response."""
+        identity = signer_identity(environ, headers, _query_string(environ))
+        if identity is None:
+            return None
+        denial = self._judge(identity, OperationCall(service, operation, params, region, account_id), environ)
+        if denial is None:
+            return None
+        status, response_headers, body = _error_parts(REST_JSON, service, denial)
+        return Response(body, status=status, headers=response_headers)
+
+    def _judge(self, identity: Identity, call: OperationCall, environ: dict[str, Any]) -> str | None:
+        """None when allowed; AWS's message when denied."""
+        operation = f"{call.service}:{call.operation}"
+        if call.account_id != identity.account_id:
+            message = (f"User: {identity.arn} is not authorized to perform: {operation} in account "
+                       f"{call.account_id}: cross-account calls are not supported by local_aws")
+            self.log.record(identity.arn, operation, "", "", "denied", "crossAccount", message=message)
+            return message
+        try:
+            needed = authorizations(call, self.records)
+        except UnmappedOperation as error:
+            self.log.record(identity.arn, operation, "", "", "denied", "unmapped", message=error.message)
+            return error.message
+        if not needed:
+            return None
+        trust = None
+        if needed[0].action.lower() == "sts:assumerole":
+            role = moto_seam.role_record(call.account_id, needed[0].resource.rsplit("/", 1)[-1])
+            trust = role.assume_role_policy_document if role is not None else {"Statement": []}
+        shown = (lambda resource: f'"{resource}"') if call.service == "s3" else (lambda resource: resource)
+        verdicts = judge(identity, needed, _request_context(environ, call.region), shown, trust)
+        for verdict in verdicts:
+            self._record(identity, operation, verdict)
+        denied = next((v for v in verdicts if not v.allowed), None)
+        if denied is None:
+            return None
+        logger.info("Denied %s on %s to %s", denied.authorization.action, denied.authorization.resource, identity.arn)
+        return denied.message
+
+    def _record(self, identity: Identity, operation: str, verdict: Verdict) -> None:
+        authorization: Authorization = verdict.authorization
+        self.log.record(identity.arn, operation, authorization.action, authorization.resource,
+                        "allowed" if verdict.allowed else "denied", verdict.decision, kind=authorization.kind,
+                        policy=verdict.policy, sid=verdict.sid, statement_index=verdict.statement_index,
+                        message=verdict.message, policies=list(verdict.allowed_by) or None)
+
+
+def signer_identity(environ: dict[str, Any], headers: Any, query: str) -> Identity | None:
+    """The runtime-issued identity that signed the request; None for the administrator (not judged)."""
+    principal = environ.get(PRINCIPAL_ENVIRON_KEY)
+    if principal is not None:
+        if getattr(principal, "is_administrator", False):
+            return None
+        return resolve_identity(getattr(principal, "access_key_id", None))
+    return resolve_identity(signer_access_key(headers, query))
+
+
+def signer_access_key(headers: Any, query: str) -> str | None:
+    """The access key id of a request's signature: its Authorization header, else a presigned URL's query."""
+    match = _CREDENTIAL.search((headers.get("Authorization") if headers is not None else None) or "")
+    if match:
+        return match.group(1)
+    params = parse_qs(query or "")
+    credential = (params.get("X-Amz-Credential") or [""])[0]
+    if credential:
+        return credential.split("/", 1)[0]
+    return (params.get("AWSAccessKeyId") or [None])[0]
+
+
+def _query_string(environ: dict[str, Any]) -> str:
+    return environ.get("QUERY_STRING", "") or ""
+
+
+def _request_context(environ: dict[str, Any], region: str) -> dict[str, Any]:
+    return {"aws:RequestedRegion": region, "aws:SourceIp": environ.get("REMOTE_ADDR"),
+            "aws:SecureTransport": environ.get("wsgi.url_scheme") == "https"}
+
+
+def _protocol(service: str, headers: Any) -> str:
+    """The protocol the request was written in, which its error must be written in too."""
+    if service == "s3":
+        return S3
+    content_type = (headers.get("Content-Type") or "").lower()
+    if "cbor" in content_type or headers.get("smithy-protocol"):
+        return RPC_V2_CBOR
+    if headers.get("X-Amz-Target"):
+        return JSON
+    if "x-www-form-urlencoded" in content_type or "multipart/form-data" in content_type or service in ("iam", "sts"):
+        return QUERY
+    return REST_JSON
+
+
+def _error_parts(protocol: str, service: str, message: str) -> tuple[int, dict[str, str], str | bytes]:
+    """AWS's AccessDenied error: status, headers and body, for the request's protocol."""
+    request_id = str(uuid.uuid4())
+    if protocol == S3:
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
+                f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>")
+        return 403, {"content-type": "application/xml", "x-amz-request-id": request_id}, body
+    if protocol == QUERY:
+        body = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+        return 403, {"content-type": "text/xml", "x-amzn-RequestId": request_id}, body
+    if protocol == RPC_V2_CBOR:
+        body = _cbor_text_map({"__type": "AccessDeniedException", "message": message})
+        return 400, {"content-type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                     "x-amzn-RequestId": request_id}, body
+    status = 403 if service == "lambda" else 400
+    content_type = "application/x-amz-json-1.1" if protocol == JSON else "application/json"
+    body = json.dumps({"__type": "AccessDeniedException", "Message": message})
+    return status, {"content-type": content_type, "x-amzn-ErrorType": "AccessDeniedException",
+                    "x-amzn-RequestId": request_id}, body
+
+
+def _cbor_text_map(values: dict[str, str]) -> bytes:
+    """CBOR encoding of a small map of text to text (all an RPCv2-CBOR error body needs)."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        if length < 0x100:
+            return bytes([major << 5 | 24, length])
+        if length < 0x10000:
+            return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
+        return bytes([major << 5 | 26]) + length.to_bytes(4, "big")
+
+    encoded = head(5, len(values))
+    for key, value in values.items():
+        for text in (key, value):
+            data = text.encode("utf-8")
+            encoded += head(3, len(data)) + data
+    return encoded
