@@ -9,6 +9,7 @@ import signal
 import threading
 from pathlib import Path
 
+from local_aws.request_origin import canonical_origin
 from local_aws.runtime import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_SECRET_ACCESS_KEY,
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--max-concurrent-jobs must be at least 1")
     if args.metric_period_seconds <= 0:
         parser.error("--metric-period-seconds must be positive")
+    for origin in args.cors_allow_origin:
+        try:
+            canonical_origin(origin)
+        except ValueError as error:
+            parser.error(f"--cors-allow-origin: {error}")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     settings = SecuritySettings(

@@ -2,7 +2,8 @@
 
 Each request's service is read from its SigV4 credential scope. A route (service, method, path rule)
 answers with our code; request filters see every request first (and may answer it, e.g. to deny it);
-everything else goes to moto's ``DomainDispatcherApplication`` unchanged.
+everything else goes to moto's ``DomainDispatcherApplication`` unchanged. Response filters see the headers
+of every answer, whoever wrote it, and may rewrite them (e.g. CORS headers).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/a
 
 Handler = Callable[..., Response]
 RequestFilter = Callable[["AWSRequest"], "Response | None"]
+ResponseFilter = Callable[["AWSRequest", list[tuple[str, str]]], list[tuple[str, str]]]
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Gateway:
         self._maps: dict[str, Map] = {}
         self._handlers: dict[str, Handler] = {}
         self._filters: list[RequestFilter] = []
+        self._response_filters: list[ResponseFilter] = []
 
     def add_route(self, service: str, methods: list[str], rule: str, handler: Handler) -> None:
         """Answer ``rule`` (a werkzeug rule, e.g. ``/endpoints/<name>/invocations``) for ``service``.
@@ -76,8 +79,14 @@ class Gateway:
         """Run ``request_filter`` on every request before routing; a Response it returns is the answer."""
         self._filters.append(request_filter)
 
+    def add_response_filter(self, response_filter: ResponseFilter) -> None:
+        """Pass every answer's headers through ``response_filter`` (called with the request and the headers)."""
+        self._response_filters.append(response_filter)
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         aws_request = AWSRequest.from_environ(environ)
+        if self._response_filters:
+            start_response = self._filtered_start_response(aws_request, start_response)
         if self._filters:
             body = aws_request.request.get_data(cache=True)
             environ["wsgi.input"] = io.BytesIO(body)
@@ -103,3 +112,11 @@ class Gateway:
                     response = json_error(500, "InternalFailure", f"{type(error).__name__}: {error}")
                 return response(environ, start_response)
         return self.fallback(environ, start_response)
+
+    def _filtered_start_response(self, aws_request: AWSRequest, start_response: Any) -> Any:
+        def filtered(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            for response_filter in self._response_filters:
+                headers = response_filter(aws_request, list(headers))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        return filtered

@@ -61,6 +61,7 @@ from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.core.responses import TYPE_RESPONSE, ActionResult, BaseResponse, EmptyResult
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.models import logs_backends
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.models import s3_backends
 from moto.sagemaker import models as sagemaker_models
@@ -107,6 +108,7 @@ __all__ = [
     "HyperParameterTuningJob",
     "arn_formatter",
     "dispatcher_app",
+    "is_moto_api_path",
     "install_backend",
     "backends_of",
     "restore_backend",
@@ -180,8 +182,18 @@ def load_aws_managed_policies(enabled: bool = True) -> None:
 
 
 def dispatcher_app() -> DomainDispatcherApplication:
-    """moto's WSGI app that routes every request to the service named in its signature or host."""
+    """moto's WSGI app that routes every request to the service named in its signature or host.
+
+    moto's own allow-all CORS (flask_cors on every service app) is switched off: the gateway decides which
+    browser origins get CORS headers (``local_aws.request_origin``).
+    """
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
     return DomainDispatcherApplication(create_backend_app)
+
+
+def is_moto_api_path(path_info: str) -> bool:
+    """Whether moto's dispatcher sends a request for ``path_info`` to its management API (reset, seed, dumps)."""
+    return path_info.startswith("/moto-api")
 
 
 def s3_backend(account_id: str = ACCOUNT_ID) -> Any:

@@ -29,7 +29,16 @@ from local_aws.applicationautoscaling.extension import AutoScalingExtension
 from local_aws.awslambda.extension import LambdaExtension
 from local_aws.gateway import Gateway
 from local_aws.iam.extension import IAMEnforcementExtension
-from local_aws.runtime import LocalRuntime, RuntimeConfig, SecuritySettings, default_max_concurrent_jobs
+from local_aws.moto_api import MotoApiAccess
+from local_aws.request_origin import RequestOriginPolicy, is_loopback
+from local_aws.runtime import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_SECRET_ACCESS_KEY,
+    LocalRuntime,
+    RuntimeConfig,
+    SecuritySettings,
+    default_max_concurrent_jobs,
+)
 from local_aws.sagemaker.extension import SageMakerExtension
 from local_aws.state import StateStore
 
@@ -57,6 +66,17 @@ class QuietRequestHandler(moto_seam.request_handler_class()):
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         log.debug('"%s" %s %s', self.requestline, code, size)
+
+
+def exposure_warning(host: str, security: SecuritySettings) -> str:
+    """What binding a non-loopback address exposes, for the log."""
+    default_key = (security.access_key_id, security.secret_access_key) == (DEFAULT_ACCESS_KEY_ID,
+                                                                           DEFAULT_SECRET_ACCESS_KEY)
+    key = ("the public default testing/testing; set --access-key-id/--secret-access-key" if default_key
+           else "set by --access-key-id/--secret-access-key")
+    return (f"local_aws is bound to {host}, which is not a loopback address: other machines on the network can "
+            f"reach it, and anyone who knows the administrator key ({key}) is administrator of it, "
+            "able to run code on this machine")
 
 
 class LocalAWSServer:
@@ -102,11 +122,16 @@ class LocalAWSServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = LocalRuntime(self.config)
         self.gateway = Gateway(moto_seam.dispatcher_app())
+        RequestOriginPolicy(self.config.security, self.host).install(self.gateway)
         for extension in self.extensions:
             extension.install(self)
+        # After every extension's filters, so that it sees the principal the authentication filter verified.
+        self.gateway.add_filter(MotoApiAccess(self.config.security))
         self.state.load()
         self._server = make_server(self.host, self.port, self.gateway, threaded=True,
                                    request_handler=QuietRequestHandler)
+        if not is_loopback(self.host):
+            log.warning("%s", exposure_warning(self.host, self.config.security))
         self.runtime.set_endpoint_url(self.endpoint_url)
         for extension in self.extensions:
             extension.resume(self)
