@@ -137,7 +137,10 @@ def bench_scale_out(client, period: float) -> dict[str, float]:
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="m.tar.gz", Body=archive("tar", {"code/inference.py": INFERENCE}))
-    sagemaker.create_model(ModelName="bench", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+    role = client("iam").create_role(RoleName="bench-sagemaker", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
+    sagemaker.create_model(ModelName="bench", ExecutionRoleArn=role,
                            PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/m.tar.gz",
                                              "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
     sagemaker.create_endpoint_config(EndpointConfigName="bench", ProductionVariants=[{

@@ -82,6 +82,9 @@ def main() -> None:
             return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         s3, sagemaker, runtime = client("s3"), client("sagemaker"), client("sagemaker-runtime")
+        role = client("iam").create_role(RoleName="bench-sagemaker", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
         s3.create_bucket(Bucket="bench")
         s3.put_object(Bucket="bench", Key="code.tar.gz", Body=tar_gz({"empty.py": EMPTY_SCRIPT}))
         s3.put_object(Bucket="bench", Key="data/x", Body=b"1")
@@ -98,7 +101,7 @@ def main() -> None:
             name = f"bench-{uuid.uuid4().hex[:8]}"
             started = time.perf_counter()
             sagemaker.create_training_job(
-                TrainingJobName=name, RoleArn="arn:aws:iam::123456789012:role/R",
+                TrainingJobName=name, RoleArn=role,
                 AlgorithmSpecification={"TrainingImage": "x", "TrainingInputMode": "File"},
                 HyperParameters={"sagemaker_program": "empty.py", "sagemaker_submit_directory": "s3://bench/code.tar.gz"},
                 InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
@@ -111,7 +114,7 @@ def main() -> None:
             job.append(time.perf_counter() - started)
             assert status == "Completed", status
 
-        sagemaker.create_model(ModelName="bench", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+        sagemaker.create_model(ModelName="bench", ExecutionRoleArn=role,
                                PrimaryContainer={"Image": "x", "ModelDataUrl": "s3://bench/model.tar.gz"})
         sagemaker.create_endpoint_config(EndpointConfigName="bench", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
@@ -162,7 +165,7 @@ def main() -> None:
                         "--feature-cache-dir", str(workdir / "cache")], check=True, capture_output=True)
         s3.put_object(Bucket="bench", Key="real.tar.gz", Body=tar_gz(
             {p.relative_to(real_dir).as_posix(): p.read_bytes() for p in real_dir.rglob("*") if p.is_file()}))
-        sagemaker.create_model(ModelName="real", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+        sagemaker.create_model(ModelName="real", ExecutionRoleArn=role,
                                PrimaryContainer={"Image": "x", "ModelDataUrl": "s3://bench/real.tar.gz"})
         sagemaker.create_endpoint_config(EndpointConfigName="real", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "real", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])

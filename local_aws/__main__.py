@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     server.start()
     print(f"{LISTENING} {server.endpoint_url} (state in {server.state_dir})", flush=True)
+    print(f"local_aws administrator credentials: AWS_ACCESS_KEY_ID={settings.access_key_id} "
+          f"AWS_SECRET_ACCESS_KEY={settings.secret_access_key}", flush=True)
     try:
         stop.wait()
     finally:

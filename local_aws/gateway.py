@@ -23,6 +23,8 @@ from werkzeug.wrappers import Request, Response
 log = logging.getLogger(__name__)
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+_QUERY_CREDENTIAL_SCOPE = re.compile(r"(?:^|&)X-Amz-Credential=([^/&%]+)(?:/|%2F)(\d{8})(?:/|%2F)([^/&%]+)(?:/|%2F)"
+                                     r"([^/&%]+)(?:/|%2F)aws4_request", re.IGNORECASE)
 
 Handler = Callable[..., Response]
 RequestFilter = Callable[["AWSRequest"], "Response | None"]
@@ -42,7 +44,8 @@ class AWSRequest:
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> "AWSRequest":
-        match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        match = (_CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+                 or _QUERY_CREDENTIAL_SCOPE.search(environ.get("QUERY_STRING", "")))  # presigned URLs
         if match:
             return cls(Request(environ), match.group(4).lower(), match.group(3), match.group(1))
         return cls(Request(environ), None, "us-east-1", None)

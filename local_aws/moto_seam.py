@@ -28,7 +28,8 @@ and ``managed_policies``. IAM judgement replaces ``ActionAuthenticatorMixin``'s 
 (``_authenticate_and_authorize_normal_action``, ``_authenticate_and_authorize_s3_action``) and reads the response
 object's ``_get_action()``, ``params``/``_get_param``/``uri_match``/``querystring``, ``region``, ``current_account``
 and ``normalized_request.environ``; roles' ``path``, ``assume_role_policy_document``, ``permissions_boundary_arn``
-and the services' tag lists.
+and the services' tag lists. and the services' tag lists.
+Authentication reads IAM's ``access_keys`` and STS sessions' secrets, tokens and expirations.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ __all__ = [
     "response_url_module",
     "model_container",
     "utcnow",
+    "find_user_access_key",
+    "find_role_session",
 ]
 
 SageMakerModelBackend = sagemaker_models.SageMakerModelBackend
@@ -220,6 +223,12 @@ def model_container(backend: Any, model_name: str) -> dict[str, Any] | None:
     return model.primary_container or (model.containers or [{}])[0]
 
 
+def model_execution_role(backend: Any, model_name: str) -> str | None:
+    """The ExecutionRoleArn of a SageMaker model record, None when the model does not exist."""
+    model = backend._models.get(model_name)
+    return None if model is None else model.execution_role_arn
+
+
 def bucket_objects(account_id: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
     """(key, size) of the latest version of every object under ``prefix``, sorted by key."""
     backend = s3_backend(account_id)
@@ -255,6 +264,26 @@ def put_log_events(region: str, group: str, stream: str, events: list[dict[str, 
 def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
     """Record CloudWatch data points, in the shape PutMetricData's request takes."""
     cloudwatch_backend(region, account_id).put_metric_data(namespace, metric_data)
+
+
+def find_user_access_key(access_key_id: str) -> tuple[Any, Any] | None:
+    """(user, key) for an IAM user's access key (key: ``access_key_id, secret_access_key, status``; user: ``name,
+    arn, account_id``), or None. Looks in the IAM backends created so far only (creating one is costly)."""
+    for _account_id, _partition, iam in list(iam_backends.iter_backends()):
+        key = iam.access_keys.get(access_key_id)
+        if key is not None and key.user_name is not None and key.user_name in iam.users:
+            return iam.users[key.user_name], key
+    return None
+
+
+def find_role_session(access_key_id: str) -> Any | None:
+    """The STS role session issued with ``access_key_id`` (``secret_access_key, session_token, expiration`` as
+    naive UTC, ``arn, account_id, role_arn``), or None."""
+    for _account_id, _partition, sts in list(sts_backends.iter_backends()):
+        session = sts.get_assumed_role_from_access_key(access_key_id)
+        if session is not None:
+            return session
+    return None
 
 
 def request_handler_class() -> type:

@@ -63,13 +63,15 @@ class LocalRuntime:
 
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
-        self.supervisor = ProcessSupervisor()
+        self.supervisor = ProcessSupervisor(config.state_dir)
         self.training = TrainingScheduler(
             config.state_dir, self.supervisor, config.max_concurrent_jobs,
             endpoint_url=config.endpoint_url, stop_grace_seconds=config.stop_grace_seconds,
+            allow_local_code=config.security.allow_local_code,
+            pass_env=config.security.pass_env,
         )
         self.tuning = Tuner(self.training)
-        self.endpoints = EndpointManager(config.state_dir, self.supervisor)
+        self.endpoints = EndpointManager(config.state_dir, self.supervisor, pass_env=config.security.pass_env)
         self.components: dict[str, Component] = {}
 
     def register(self, name: str, component: "Component") -> None:
@@ -79,6 +81,7 @@ class LocalRuntime:
     def set_endpoint_url(self, url: str) -> None:
         self.config.endpoint_url = url
         self.training.endpoint_url = url
+        self.endpoints.endpoint_url = url
 
     def shutdown(self) -> None:
         for component in reversed(list(self.components.values())):

@@ -28,7 +28,7 @@ from local_aws import moto_seam
 from local_aws.applicationautoscaling.extension import AutoScalingExtension
 from local_aws.awslambda.extension import LambdaExtension
 from local_aws.gateway import Gateway
-from local_aws.iam.extension import IAMEnforcementExtension
+from local_aws.iam.extension import AuthenticationExtension, IAMEnforcementExtension
 from local_aws.moto_api import MotoApiAccess
 from local_aws.request_origin import RequestOriginPolicy, is_loopback
 from local_aws.runtime import (
@@ -57,8 +57,8 @@ class ServiceExtension(Protocol):
 
 
 def default_extensions() -> list[ServiceExtension]:
-    """The services that do real work, in installation order."""
-    return [IAMEnforcementExtension(), SageMakerExtension(), LambdaExtension(), AutoScalingExtension()]
+    """The services that do real work, in installation order (authentication first: its filter runs first)."""
+    return [AuthenticationExtension(), IAMEnforcementExtension(), SageMakerExtension(), LambdaExtension(), AutoScalingExtension()]
 
 
 class QuietRequestHandler(moto_seam.request_handler_class()):
@@ -121,6 +121,7 @@ class LocalAWSServer:
     def start(self) -> "LocalAWSServer":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = LocalRuntime(self.config)
+        self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
         self.gateway = Gateway(moto_seam.dispatcher_app())
         RequestOriginPolicy(self.config.security, self.host).install(self.gateway)
         for extension in self.extensions:

@@ -7,7 +7,6 @@ environment whose invocation timed out.
 
 import json
 import logging
-import os
 import queue
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from local_aws.processes import ProcessSupervisor
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ class ExecutionEnvironment:
     """A worker process for one function version, with its environment variables and credentials."""
 
     def __init__(self, env: dict[str, str], task_root: Path, log_stream_name: str, stderr_path: Path,
-                 credentials_expire_at: float):
+                 credentials_expire_at: float, supervisor: ProcessSupervisor):
         self.env = env
+        self.supervisor = supervisor
         self.task_root = task_root
         self.log_stream_name = log_stream_name
         self.credentials_expire_at = credentials_expire_at
@@ -72,9 +74,9 @@ class ExecutionEnvironment:
         started = time.perf_counter()
         self._stderr_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._stderr_path, "ab") as stderr:
-            self._process = subprocess.Popen(
+            self._process = self.supervisor.spawn(
                 [sys.executable, "-u", str(BOOTSTRAP)], cwd=self.task_root, env=self.env,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             )
         self._reader = threading.Thread(target=self._read_frames, name=f"lambda-env-{self._process.pid}", daemon=True)
         self._reader.start()
@@ -141,23 +143,21 @@ class ExecutionEnvironment:
 
     def kill(self) -> None:
         """End the process (and anything it started) at once."""
-        if self._process is None or self._process.poll() is not None:
+        if self._process is None:
             return
-        try:
-            os.killpg(self._process.pid, 9)
-        except ProcessLookupError:
-            pass
-        self._process.wait()
+        self.supervisor.kill(self._process)
 
     def stop(self, grace: float = 2.0) -> None:
         """Close stdin so the runtime loop ends; kill if it does not exit within ``grace`` seconds."""
-        if self._process is None or self._process.poll() is not None:
+        if self._process is None:
             return
         try:
             self._process.stdin.close()
             self._process.wait(timeout=grace)
         except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
             self.kill()
+            return
+        self.supervisor.release(self._process)
 
     def _next_frame(self, deadline: float):
         remaining = deadline - time.monotonic()

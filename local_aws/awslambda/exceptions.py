@@ -41,3 +41,10 @@ class RequestTooLargeException(LambdaClientError):
     def __init__(self, limit: int) -> None:
         super().__init__("RequestTooLargeException",
                          f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+
+
+class ValidationException(LambdaClientError):
+    """A parameter breaks a constraint of the service model (HTTP 400); the message lists every one broken."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ValidationException", message)

@@ -11,7 +11,6 @@ import random
 import re
 import threading
 import time
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +26,23 @@ from local_aws.awslambda.exceptions import (
     RequestTooLargeException,
     TooManyRequestsException,
 )
-from local_aws.awslambda.runtime import Credentials, FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
+from local_aws.awslambda.package import check_deployment_package
+from local_aws.awslambda.runtime import FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
 from local_aws.iam.action_catalog import Authorization
 from local_aws.iam.identities import role_session_identity
 from local_aws.iam.judgement import judge
+from local_aws.iam.role_sessions import Credentials, assume_service_role
+from local_aws.iam.trust_policy import LAMBDA, service_can_assume
 from local_aws.moto_seam import (
     ARN_PARTITION_REGEX,
     LambdaBackend,
     LambdaFunction,
     LambdaStorage,
     LayerStorage,
-    get_partition,
-    iam_backends,
     lambda_backends,
     logs_backend,
-    sts_backends,
 )
+from local_aws.processes import ProcessSupervisor
 from local_aws.moto_seam import LambdaInvalidParameterValue as InvalidParameterValueException
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,21 @@ class LocalLambdaBackend(LambdaBackend):
                     self._lambdas._arns[fn.function_arn] = fn
         self._layers = LayerStorage()
         self._layers._layers = layers
+
+    # -- the execution role ---------------------------------------------------------------------------------------
+    def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        self._require_assumable(spec.get("Role"))
+        return super().create_function(spec)
+
+    def _require_assumable(self, role_arn: Any) -> None:
+        """Lambda refuses a role it cannot assume: missing, or not trusting ``lambda.amazonaws.com``.
+
+        A role ARN of another account or of the wrong form is left to moto, which answers as AWS does.
+        """
+        if not isinstance(role_arn, str) or f":iam::{self.account_id}:role/" not in role_arn:
+            return
+        if not service_can_assume(self.account_id, self.region_name, role_arn, LAMBDA):
+            raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
 
     # -- invoke -------------------------------------------------------------------------------------------------
     def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
@@ -283,13 +298,20 @@ class LocalLambdaBackend(LambdaBackend):
                 self.provisioned_requests.pop((fn.function_name, pool.qualifier), None)
             self.runtime.retire(self.account_id, self.region_name, fn.function_name)
 
+    def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        check_deployment_package(spec.get("Code") or {}, self.account_id)
+        return super().create_function(spec)
+
     def update_function_code(self, function_name: str, qualifier: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        check_deployment_package(body, self.account_id)
         result = super().update_function_code(function_name, qualifier, body)
         self._retire_latest(function_name)
         return result
 
     def update_function_configuration(self, function_name: str, qualifier: str,
                                       body: dict[str, Any]) -> dict[str, Any] | None:
+        if "Role" in body:
+            self._require_assumable(body["Role"])
         result = super().update_function_configuration(function_name, qualifier, body)
         self._retire_latest(function_name)
         return result
@@ -342,22 +364,8 @@ def _provisioned_config(pool: ProvisionedPool) -> dict[str, Any]:
 
 
 def issue_role_credentials(spec: FunctionSpec) -> Credentials:
-    """AssumeRole the function's execution role through moto's STS, with the function name as session name."""
-    partition = get_partition(spec.region)
-    try:
-        role = iam_backends[spec.account_id][partition].get_role_by_arn(spec.role_arn)
-        duration = int(role.max_session_duration or 3600)
-    except Exception:
-        duration = 3600
-    assumed = sts_backends[spec.account_id][partition].assume_role(
-        region_name=spec.region, role_session_name=spec.function_name, role_arn=spec.role_arn,
-        policy=None, duration=duration, external_id=None,
-    )
-    expiration = assumed.expiration
-    if expiration.tzinfo is None:
-        expiration = expiration.replace(tzinfo=timezone.utc)
-    return Credentials(assumed.access_key_id, assumed.secret_access_key, assumed.session_token,
-                       expiration.timestamp())
+    """The function's execution role assumed through the runtime's STS, with the function name as session name."""
+    return assume_service_role(spec.account_id, spec.region, spec.role_arn, spec.function_name)
 
 
 def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[int, str]]) -> None:
@@ -386,10 +394,11 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
         logs.put_log_events(group_name, stream_name, [{"timestamp": ts, "message": text} for ts, text in lines])
 
 
-def start_lambda_runtime(state_dir: Path, endpoint_url: str, idle_seconds: float = 600.0) -> LambdaRuntime:
+def start_lambda_runtime(state_dir: Path, endpoint_url: str, supervisor: ProcessSupervisor,
+                         pass_env: tuple[str, ...] = (), idle_seconds: float = 600.0) -> LambdaRuntime:
     """Create the process's Lambda runtime and attach it to the backend class (call once at server start)."""
-    runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials, write_function_logs,
-                            idle_seconds=idle_seconds)
+    runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials, write_function_logs, supervisor,
+                            idle_seconds=idle_seconds, pass_env=pass_env)
     LocalLambdaBackend.runtime = runtime
     for _, _, backend in list(lambda_backends.iter_backends()):
         if isinstance(backend, LocalLambdaBackend):

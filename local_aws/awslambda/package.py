@@ -1,14 +1,51 @@
-"""Deployment packages on disk: each distinct zip is unpacked once, into a directory named for its SHA-256."""
+"""Deployment packages: checked at CreateFunction/UpdateFunctionCode, unpacked once per SHA-256 on first use."""
 
+import base64
+import binascii
 import hashlib
-import io
+import shutil
 import threading
-import zipfile
 from pathlib import Path
+from typing import Any
+
+from local_aws.archives import LAMBDA_PACKAGE_LIMITS, ArchiveRefused, check_zip, unpack_zip
+from local_aws.moto_seam import LambdaInvalidParameterValue as InvalidParameterValueException
+from local_aws.s3.objects import S3Objects
+
+COULD_NOT_UNZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 
 
-class DeploymentPackageError(Exception):
-    """The deployment package cannot be unpacked."""
+def check_deployment_package(code: dict[str, Any], account_id: str) -> None:
+    """Refuse, as Lambda does at CreateFunction and UpdateFunctionCode, a package that cannot be unzipped safely.
+
+    ``code`` is the request's ``Code`` (or UpdateFunctionCode's body): ``ZipFile`` or ``S3Bucket``/``S3Key``.
+    Raises ``InvalidParameterValueException`` with Lambda's wording, the member and the rule appended.
+    A package that cannot be fetched is left to moto, which answers with Lambda's S3 errors.
+    """
+    package = _package_bytes(code, account_id)
+    if package is None:
+        return
+    try:
+        check_zip(package, LAMBDA_PACKAGE_LIMITS)
+    except ArchiveRefused as refusal:
+        if refusal.byte_limit is not None:
+            raise InvalidParameterValueException(
+                f"Unzipped size must be smaller than {refusal.byte_limit} bytes") from refusal
+        raise InvalidParameterValueException(f"{COULD_NOT_UNZIP} ({refusal})") from refusal
+
+
+def _package_bytes(code: dict[str, Any], account_id: str) -> bytes | None:
+    if code.get("ZipFile"):
+        try:
+            return base64.b64decode(code["ZipFile"])
+        except (binascii.Error, TypeError, ValueError):
+            raise InvalidParameterValueException(COULD_NOT_UNZIP) from None
+    if code.get("S3Bucket") and code.get("S3Key"):
+        try:
+            return S3Objects(account_id).read(code["S3Bucket"], code["S3Key"])
+        except FileNotFoundError:
+            return None
+    return None
 
 
 class PackageStore:
@@ -19,24 +56,21 @@ class PackageStore:
         self._lock = threading.Lock()
 
     def task_root(self, code: bytes) -> Path:
+        """The unpacked package; ``ArchiveRefused`` if it cannot be unpacked safely."""
         digest = hashlib.sha256(code).hexdigest()
         target = self.root / digest
         with self._lock:
             if (target / ".unpacked").exists():
                 return target
             staging = self.root / f".{digest}.partial"
-            staging.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
             try:
-                with zipfile.ZipFile(io.BytesIO(code)) as archive:
-                    for member in archive.infolist():
-                        destination = (staging / member.filename).resolve()
-                        if not destination.is_relative_to(staging.resolve()):
-                            raise DeploymentPackageError(f"Zip entry escapes the package: {member.filename}")
-                    archive.extractall(staging)
-            except zipfile.BadZipFile as exc:
-                raise DeploymentPackageError(f"Could not unzip uploaded file: {exc}") from exc
+                unpack_zip(code, staging, LAMBDA_PACKAGE_LIMITS)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
             (staging / ".unpacked").touch()
             if target.exists():
-                return target
+                shutil.rmtree(target)
             staging.rename(target)
             return target

@@ -4,8 +4,10 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
+from local_aws.awslambda.exceptions import ValidationException
 from local_aws.awslambda.models import LocalLambdaBackend
 from local_aws.moto_seam import TYPE_RESPONSE, LambdaResponse
+from local_aws.request_validation import validation_message
 
 # URL rules moto lacks: provisioned concurrency (Put/Get/Delete/List) and GetAccountSettings.
 EXTRA_URL_PATHS = (
@@ -15,11 +17,23 @@ EXTRA_URL_PATHS = (
 
 
 class LocalLambdaResponse(LambdaResponse):
-    """Adds Invoke that runs the handler, provisioned concurrency and GetAccountSettings."""
+    """Adds Invoke that runs the handler, provisioned concurrency and GetAccountSettings, and refuses requests
+    whose function name, qualifier or alias name breaks the service model's constraints."""
 
     @property
     def backend(self) -> LocalLambdaBackend:
         return super().backend
+
+    def call_action(self) -> TYPE_RESPONSE:
+        operation = self._get_action()
+        if operation:
+            self.parse_parameters(self.normalized_request)  # names from the URL path, query string and body
+            message = validation_message("lambda", operation, self.params)
+            if message is not None:
+                error = ValidationException(message)
+                headers = {"content-type": "application/json", "x-amzn-ErrorType": error.error_type}
+                return error.code, headers, error.description
+        return super().call_action()
 
     def invoke(self) -> TYPE_RESPONSE:
         function_name = unquote(self.path.rsplit("/", 2)[-2])

@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import threading
 import time
 import uuid
@@ -21,6 +20,10 @@ from pathlib import Path
 
 from local_aws.awslambda.environment import EnvironmentStartError, ExecutionEnvironment, InvocationOutcome
 from local_aws.awslambda.package import PackageStore
+from local_aws.child_environment import child_environment
+from local_aws.iam.role_sessions import Credentials
+from local_aws.processes import ProcessSupervisor
+from local_aws.state_paths import derived_name, ensure_inside
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +35,6 @@ CREDENTIAL_MARGIN_SECONDS = 120.0
 PROVISIONED_IN_PROGRESS = "IN_PROGRESS"
 PROVISIONED_READY = "READY"
 PROVISIONED_FAILED = "FAILED"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Temporary credentials of the execution role, and when they expire (epoch seconds)."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
-    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -108,9 +101,12 @@ class LambdaRuntime:
     """Runs Lambda functions in worker processes on this machine."""
 
     def __init__(self, state_dir: Path, endpoint_url: str, issue_credentials: CredentialIssuer,
-                 write_logs: LogWriter, idle_seconds: float = 600.0):
+                 write_logs: LogWriter, supervisor: ProcessSupervisor, idle_seconds: float = 600.0,
+                 pass_env: tuple[str, ...] = ()):
         self.state_dir = Path(state_dir) / "lambda"
         self.endpoint_url = endpoint_url
+        self.supervisor = supervisor
+        self.pass_env = pass_env
         self.idle_seconds = idle_seconds
         self._issue_credentials = issue_credentials
         self._write_logs = write_logs
@@ -272,46 +268,43 @@ class LambdaRuntime:
         task_root = self._packages.task_root(spec.code)
         credentials = self._issue_credentials(spec)
         stream_name = self._new_stream_name(spec)
+        environment_dir = ensure_inside(
+            self.state_dir / "environments" / f"{derived_name(spec.function_arn)}-{uuid.uuid4().hex[:12]}",
+            self.state_dir)
+        stderr_path = environment_dir / "stderr"
         env = ExecutionEnvironment(
-            env=self._process_environment(spec, task_root, stream_name, credentials, initialization_type),
-            task_root=task_root, log_stream_name=stream_name,
-            stderr_path=self.state_dir / "environments" / f"{spec.function_name}-{uuid.uuid4().hex[:12]}.stderr",
-            credentials_expire_at=credentials.expires_at,
+            env=self._process_environment(spec, task_root, environment_dir, stream_name, credentials,
+                                          initialization_type),
+            task_root=task_root, log_stream_name=stream_name, supervisor=self.supervisor,
+            stderr_path=stderr_path, credentials_expire_at=credentials.expires_at,
         )
         init_lines = env.start(init_timeout=INIT_TIMEOUT_SECONDS)
-        logger.info("Started Lambda environment pid %s for %s:%s (%s, init %.1f ms)",
-                    env.pid, spec.function_name, spec.version, initialization_type, env.init_ms)
+        logger.info("Started Lambda environment pid %s for %s:%s (%s, init %.1f ms, stderr in %s)",
+                    env.pid, spec.function_name, spec.version, initialization_type, env.init_ms, stderr_path)
         return env, init_lines
 
-    def _process_environment(self, spec: FunctionSpec, task_root: Path, stream_name: str,
+    def _process_environment(self, spec: FunctionSpec, task_root: Path, environment_dir: Path, stream_name: str,
                              credentials: Credentials, initialization_type: str) -> dict[str, str]:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "HOME": str(task_root),
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
-            "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.11'}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream_name,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
-            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
-            "AWS_SESSION_TOKEN": credentials.session_token,
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        env.update(spec.environment)
-        return env
+        """The worker's whole environment: Lambda's variables, the function's role credentials, its variables."""
+        return child_environment(
+            home=environment_dir / "home", tmpdir=environment_dir / "tmp", region=spec.region,
+            endpoint_url=self.endpoint_url, credentials=credentials, pass_env=self.pass_env,
+            service={
+                "TZ": ":UTC",
+                "LAMBDA_TASK_ROOT": str(task_root),
+                "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
+                "_HANDLER": spec.handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.11'}",
+                "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": stream_name,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            declared=spec.environment,
+        )
 
     @staticmethod
     def _new_stream_name(spec: FunctionSpec) -> str:

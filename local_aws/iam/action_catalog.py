@@ -262,9 +262,13 @@ def _matching_arn(template: str, params: Mapping[str, Any]) -> str | None:
 
 
 def _lambda_function_arn(template: str, call: OperationCall) -> str | None:
-    """Lambda's function resource: FunctionName may be a name, ``name:qualifier``, a partial or a full ARN."""
-    if template.count("${") != 4:  # alias or version templates: the function template covers them
-        return None
+    """Lambda's function resource: FunctionName may be a name, ``name:qualifier``, a partial or a full ARN.
+
+    The alias and version templates (``function:${FunctionName}:${Alias}``) are filled only when the call names a
+    qualifier: actions that take only those resource types (provisioned concurrency) are judged on the qualified
+    ARN, as AWS does.
+    """
+    qualified_template = template.count("${") != 4
     name = _parameter(call.params, "FunctionName")
     if not isinstance(name, str) or not name:
         return None
@@ -279,6 +283,8 @@ def _lambda_function_arn(template: str, call: OperationCall) -> str | None:
             arn = f"arn:{PARTITION}:lambda:{call.region}:{call.account_id}:function:{name}"
     if isinstance(qualifier, str) and qualifier and arn.count(":") == 6:
         arn = f"{arn}:{qualifier}"
+    if qualified_template and arn.count(":") != 7:
+        return None
     return arn
 
 

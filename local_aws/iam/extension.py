@@ -1,15 +1,32 @@
-"""How IAM enforcement plugs into the server: AWS managed policies loaded, every call judged where moto parsed it."""
+"""How authentication and IAM enforcement plug into the server: every request's signature verified first, then the
+signer's policies judged (AWS managed policies loaded)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from local_aws import moto_seam
+from local_aws.health import HEALTH_PATH, health
+from local_aws.iam.authentication import Authentication
 from local_aws.iam.authorization import Authorizer
 from local_aws.iam.judgement_log import JUDGEMENTS_FILE, JudgementLog
 
 if TYPE_CHECKING:
     from local_aws.server import LocalAWSServer
+
+
+class AuthenticationExtension:
+    """Every request signed (SigV4) by credentials the runtime knows, else refused; the health check unsigned."""
+
+    def install(self, server: "LocalAWSServer") -> None:
+        server.gateway.add_filter(Authentication(server.config.security))
+        server.gateway.add_route("", ["GET", "HEAD"], HEALTH_PATH, health)
+
+    def resume(self, server: "LocalAWSServer") -> None:
+        """Nothing to restart: credentials are read from the settings, IAM and STS on every request."""
+
+    def uninstall(self, server: "LocalAWSServer") -> None:
+        """Nothing to stop."""
 
 
 class IAMEnforcementExtension:

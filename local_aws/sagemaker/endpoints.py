@@ -2,7 +2,9 @@
 
 ``EndpointManager.deploy`` fetches each variant's ``ModelDataUrl``, unpacks it and starts
 ``CurrentInstanceCount`` serving workers (``local_aws.sagemaker.serving_worker``); the endpoint turns
-InService only once every worker has loaded the model, Failed (with the loader's error) otherwise.
+InService only once every worker has loaded the model, Failed (with the loader's error) otherwise. Each
+deployment unpacks its models under ``<state-dir>/sagemaker/endpoints/<digest of the endpoint ARN>/<token>/
+variant-<n>/model``: no folder is named after a request string.
 ``update`` brings the new config up beside the old one and swaps when it is ready, so no request is
 dropped; ``scale`` adds or ends workers; ``invoke`` picks a variant by weight (or TargetVariant), the
 least busy worker of it, and publishes the variant's CloudWatch metrics for every call.
@@ -11,15 +13,12 @@ least busy worker of it, and publishes the variant's CloudWatch metrics for ever
 from __future__ import annotations
 
 import http.client
-import io
 import itertools
 import logging
-import os
 import random
 import secrets
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,12 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from local_aws import moto_seam
+from local_aws.archives import ArchiveRefused, unpack_tar
+from local_aws.child_environment import child_environment
+from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, assume_service_role
 from local_aws.logs.streams import LogStreamWriter
 from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects
 from local_aws.sagemaker.serving_worker import LOAD_FAILED, MODEL_LATENCY_HEADER, READY
 from local_aws.sagemaker.training import REPO_ROOT, decode_hyperparameter
+from local_aws.state_paths import derived_name, ensure_inside
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class VariantPool:
     """The serving workers of one production variant."""
 
     def __init__(self, manager: "EndpointManager", endpoint_name: str, region: str, account_id: str,
-                 variant: dict[str, Any], model_dir: Path, environment: dict[str, str]) -> None:
+                 variant: dict[str, Any], model_dir: Path, environment: dict[str, str], role_arn: str) -> None:
         self.manager = manager
         self.endpoint_name = endpoint_name
         self.region = region
@@ -78,6 +81,7 @@ class VariantPool:
         self.weight = float(variant.get("InitialVariantWeight", 1.0))
         self.model_dir = model_dir
         self.environment = environment
+        self.role_arn = role_arn
         self.workers: list[Worker] = []
         self._lock = threading.Lock()
         self._turn = itertools.count()
@@ -100,15 +104,29 @@ class VariantPool:
         with self._lock:
             self.workers.extend(new)
 
+    def worker_env(self, instance_id: str) -> dict[str, str]:
+        """A serving instance's whole environment: the model's role credentials and the serving variables."""
+        instance_dir = self.model_dir.parent / "instances" / instance_id
+        return child_environment(
+            home=instance_dir / "home", tmpdir=instance_dir / "tmp", region=self.region,
+            endpoint_url=self.manager.endpoint_url, pass_env=self.manager.pass_env,
+            credentials=assume_service_role(self.account_id, self.region, self.role_arn, SAGEMAKER_SESSION_NAME),
+            service={
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            declared=self.environment,
+        )
+
     def _spawn(self) -> Worker:
-        env = dict(self.manager.base_env)
-        env.update(self.environment)
-        env.setdefault("SAGEMAKER_PROGRAM", "inference.py")
+        instance_id = f"i-{secrets.token_hex(8)}"
         process = self.manager.supervisor.spawn(
             [sys.executable, "-m", "local_aws.sagemaker.serving_worker", str(self.model_dir)],
-            env=env, cwd=str(self.model_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env=self.worker_env(instance_id), cwd=str(self.model_dir),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )
-        worker = Worker(process, f"i-{secrets.token_hex(8)}")
+        worker = Worker(process, instance_id)
         writer = LogStreamWriter(self.region, f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
                                  f"{self.name}/{worker.instance_id}", self.account_id)
         threading.Thread(target=self._pump, args=(worker, process.stdout, writer, True), daemon=True).start()
@@ -196,12 +214,12 @@ class Deployment:
 class EndpointManager:
     """Serving workers of every endpoint, and the invocations routed to them."""
 
-    def __init__(self, state_dir: Path, supervisor: ProcessSupervisor) -> None:
+    def __init__(self, state_dir: Path, supervisor: ProcessSupervisor, endpoint_url: str = "",
+                 pass_env: tuple[str, ...] = ()) -> None:
         self.endpoints_dir = Path(state_dir) / "sagemaker" / "endpoints"
         self.supervisor = supervisor
-        self.base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
-        self.base_env["PYTHONPATH"] = str(REPO_ROOT)
-        self.base_env["PYTHONUNBUFFERED"] = "1"
+        self.endpoint_url = endpoint_url
+        self.pass_env = pass_env
         self._lock = threading.Lock()
         self._live: dict[tuple[str, str, str], Deployment] = {}
 
@@ -253,18 +271,21 @@ class EndpointManager:
 
     def _bring_up(self, backend: Any, endpoint: Any, config: Any) -> Deployment:
         s3 = S3Objects(backend.account_id)
-        root = self.endpoints_dir / endpoint.endpoint_name / f"{config.endpoint_config_name}-{secrets.token_hex(4)}"
+        root = self.endpoints_dir / derived_name(endpoint.arn) / secrets.token_hex(8)
         pools: dict[str, VariantPool] = {}
         try:
-            for variant in config.production_variants:
+            for index, variant in enumerate(config.production_variants, start=1):
                 container = moto_seam.model_container(backend, variant["ModelName"])
                 if container is None:
                     raise DeploymentFailed(f"Could not find model \"{variant['ModelName']}\".")
-                model_dir = root / variant["VariantName"] / "model"
+                model_dir = ensure_inside(root / f"variant-{index}" / "model", self.endpoints_dir)
+                log.info("endpoint %s, config %s, variant %s: model unpacked in %s", endpoint.endpoint_name,
+                         config.endpoint_config_name, variant["VariantName"], model_dir)
                 self._fetch_model(s3, container, model_dir)
                 environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
                 pool = VariantPool(self, endpoint.endpoint_name, backend.region_name, backend.account_id,
-                                   variant, model_dir, environment)
+                                   variant, model_dir, environment,
+                                   moto_seam.model_execution_role(backend, variant["ModelName"]))
                 pools[pool.name] = pool
                 pool.start_workers(int(variant.get("InitialInstanceCount", 1)))
         except BaseException:
@@ -376,9 +397,9 @@ class EndpointManager:
 
 
 def _extract(archive: bytes, target: Path, source: str) -> None:
-    target.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-            tar.extractall(target, filter="data")
-    except tarfile.TarError as error:
-        raise DeploymentFailed(f"{source} is not a tar.gz archive: {error}") from error
+        unpack_tar(archive, target)
+    except ArchiveRefused as refusal:
+        raise DeploymentFailed(f"Failed to extract model data archive for container \"container_1\" from URL "
+                               f"\"{source}\". Please ensure that the object located at the URL is a valid tar.gz "
+                               f"archive. ({refusal})") from refusal

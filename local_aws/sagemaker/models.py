@@ -12,6 +12,7 @@ import copy
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from local_aws import moto_seam
+from local_aws.iam.trust_policy import SAGEMAKER, service_can_assume
 from local_aws.moto_seam import utcnow
 from local_aws.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException, job_not_found
 
@@ -33,6 +34,18 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
             raise RuntimeError("local_aws: the SageMaker backend is used without a running runtime")
         return self.runtime
 
+    # --- execution roles ------------------------------------------------------------------------------
+    def require_assumable(self, role_arn: Any) -> None:
+        """SageMaker refuses a role it cannot assume: missing, or not trusting ``sagemaker.amazonaws.com``."""
+        if not service_can_assume(self.account_id, self.region_name, role_arn, SAGEMAKER):
+            raise ValidationException(f"Could not assume role {role_arn}. Please ensure that the role exists and "
+                                      f"allows principal '{SAGEMAKER}' to assume the role.")
+
+    # --- models -------------------------------------------------------------------------------------------
+    def create_model(self, model_name: str, execution_role_arn: str, **kwargs: Any) -> Any:
+        self.require_assumable(execution_role_arn)
+        return super().create_model(model_name=model_name, execution_role_arn=execution_role_arn, **kwargs)
+
     # --- training jobs --------------------------------------------------------------------------------
     def create_training_job(self, environment: dict[str, str] | None = None, tuning_job_name: str | None = None,
                             start: bool = True, **kwargs: Any) -> Any:
@@ -41,6 +54,8 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
             arn = moto_seam.FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
             raise ResourceInUse("Training job names must be unique within an AWS account and region, and a "
                                 f"training job with this name already exists ({arn})")
+        if tuning_job_name is None:  # a tuning job's trials were checked with the tuning job
+            self.require_assumable(kwargs["role_arn"])
         kwargs["algorithm_specification"] = copy.deepcopy(kwargs["algorithm_specification"] or {})
         metric_definitions = kwargs["algorithm_specification"].get("MetricDefinitions")
         job = super().create_training_job(**kwargs)
@@ -90,6 +105,7 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         from local_aws.sagemaker.tuning import validate_tuning_request
 
         validate_tuning_request(kwargs["hyper_parameter_tuning_job_config"], kwargs.get("training_job_definition"))
+        self.require_assumable(kwargs["training_job_definition"].get("RoleArn"))
         arn = super().create_hyper_parameter_tuning_job(**kwargs)
         tuning_job = self.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]]
         self.live.tuning.start(self, tuning_job)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from local_aws import moto_seam
-from local_aws.moto_seam import ActionResult, EmptyResult
+from local_aws.moto_seam import TYPE_RESPONSE, ActionResult, EmptyResult
+from local_aws.request_validation import validation_message
+from local_aws.sagemaker.exceptions import ValidationException
 
 
 class LocalSageMakerResponse(moto_seam.SageMakerResponse):
     """Adds StopTrainingJob, UpdateEndpoint, StopHyperParameterTuningJob and
-    ListTrainingJobsForHyperParameterTuningJob, and passes CreateTrainingJob's Environment through."""
+    ListTrainingJobsForHyperParameterTuningJob, passes CreateTrainingJob's Environment through, and refuses
+    requests whose names break the service model's constraints before anything acts on them."""
+
+    def call_action(self) -> TYPE_RESPONSE:
+        message = validation_message("sagemaker", self._get_action(), getattr(self, "params", {}))
+        if message is not None:
+            status, headers, body = self.serialized(ActionResult(ValidationException(message)))
+            headers, body = self._enrich_response(headers, body)
+            return status, headers, body
+        return super().call_action()
 
     def create_training_job(self) -> ActionResult:
         job = self.sagemaker_backend.create_training_job(

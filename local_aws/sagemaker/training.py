@@ -3,10 +3,13 @@
 A ``TrainingJobRunner`` owns one job from InProgress to Completed, Failed or Stopped:
 
 * Starting: waits for a slot (``max_concurrent_jobs``); queued jobs stay InProgress/Starting.
-* Downloading: lays out ``<state-dir>/sagemaker/training-jobs/<job>/algo-<n>/opt/ml`` (hyperparameters.json,
-  resourceconfig.json, inputdataconfig.json, input/data/<channel>/, model/, output/data/, code/), copies each
+* Downloading: lays out ``<state-dir>/sagemaker/training-jobs/<digest of the job ARN>/algo-<n>/opt/ml``
+  (hyperparameters.json, resourceconfig.json, inputdataconfig.json, input/data/<channel>/, model/,
+  output/data/, code/), copies each
   S3 channel (S3Prefix or ManifestFile; ShardedByS3Key splits the objects between hosts) and unpacks
-  ``sagemaker_submit_directory``.
+  ``sagemaker_submit_directory``. An object whose path relative to the channel is absolute, has ``..`` or empty
+  components fails the job (ClientError) before anything is written; a local (``file://``) source directory
+  is used only when the runtime runs with ``--allow-local-code``.
 * Training: starts ``InstanceCount`` processes (``local_aws.sagemaker.container``, which hands over to
   ``sagemaker_program`` with the toolkit's environment), all on loopback with one free master port; every
   output line goes to CloudWatch Logs ``/aws/sagemaker/TrainingJobs`` stream ``<job>/algo-<n>-<epoch>``.
@@ -20,16 +23,13 @@ with a reason: a job never stays InProgress.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections import deque
@@ -38,11 +38,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws.archives import ArchiveRefused, pack_tar_gz, unpack_tar
+from local_aws.child_environment import child_environment
+from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, Credentials, assume_service_role
 from local_aws.logs.streams import LogStreamWriter
 from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects, join_key, parse_s3_uri, relative_key
 from local_aws.sagemaker.metric_definitions import final_metric_data
+from local_aws.state_paths import (
+    PathOutside, checked_join, derived_name, ensure_inside, relative_path_problem, remove_tree,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +112,7 @@ class TrainingJobRunner:
         self.account_id = account_id
         self.on_finished = on_finished
         self.s3 = S3Objects(account_id)
-        self.job_dir = scheduler.jobs_dir / job.training_job_name
+        self.job_dir = scheduler.jobs_dir / derived_name(job.arn)
         self.stop_requested = threading.Event()
         self.interrupt_status = ""
         self.hosts: list[HostProcess] = []
@@ -196,8 +202,7 @@ class TrainingJobRunner:
         return [f"algo-{i + 1}" for i in range(int(self.job.resource_config.get("InstanceCount", 1)))]
 
     def prepare(self) -> dict[str, Path]:
-        if self.job_dir.exists():
-            shutil.rmtree(self.job_dir)
+        remove_tree(self.job_dir, self.scheduler.jobs_dir)
         hosts = self.host_names()
         host_dirs = {host: self.job_dir / host / "opt" / "ml" for host in hosts}
         channels = self.job.input_data_config or []
@@ -212,6 +217,7 @@ class TrainingJobRunner:
             }
         instance_type = self.job.resource_config.get("InstanceType", "local")
         for host, base in host_dirs.items():
+            ensure_inside(base, self.scheduler.jobs_dir)
             for sub in ("input/config", "model", "output/data", "output/intermediate", "code", "checkpoints"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             config = base / "input" / "config"
@@ -251,18 +257,43 @@ class TrainingJobRunner:
         objects.sort(key=lambda item: item[1])
         hosts = list(host_dirs)
         sharded = source.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
+        placed = [(obj_bucket, key, self.channel_path(name, obj_bucket, key, rel)) for obj_bucket, key, rel in objects]
         for index, host in enumerate(hosts):
-            share = objects[index::len(hosts)] if sharded else objects
-            target = host_dirs[host] / "input" / "data" / name
+            share = placed[index::len(hosts)] if sharded else placed
+            target = self.channel_dir(host_dirs[host], name)
             target.mkdir(parents=True, exist_ok=True)
             for obj_bucket, key, rel in share:
-                self.s3.download(obj_bucket, key, target / rel)
+                try:
+                    path = checked_join(target, rel)
+                except PathOutside as error:
+                    raise JobFailure(f"ClientError: channel {name}: S3 object s3://{obj_bucket}/{key} cannot be placed "
+                                     f"in /opt/ml/input/data/{name}: {error}") from None
+                self.s3.download(obj_bucket, key, path)
+
+    @staticmethod
+    def channel_dir(base: Path, name: str) -> Path:
+        try:
+            return checked_join(base / "input" / "data", name)
+        except PathOutside as error:
+            raise JobFailure(f"ClientError: channel name {name!r} cannot be a folder under /opt/ml/input/data: "
+                             f"{error}") from None
+
+    @staticmethod
+    def channel_path(name: str, bucket: str, key: str, rel: Any) -> str:
+        """``rel`` when it is a relative path that stays inside the channel's folder; the job fails otherwise."""
+        if not isinstance(rel, str):
+            raise JobFailure(f"ClientError: channel {name}: manifest entry {rel!r} is not an S3 key suffix")
+        problem = relative_path_problem(rel)
+        if problem is not None:
+            raise JobFailure(f"ClientError: channel {name}: S3 object s3://{bucket}/{key} cannot be placed in "
+                             f"/opt/ml/input/data/{name}: its path relative to the channel, {rel!r}, {problem}")
+        return rel
 
     def manifest_objects(self, bucket: str, key: str) -> list[tuple[str, str, str]]:
         try:
             manifest = json.loads(self.s3.read(bucket, key))
             base_bucket, base_prefix = parse_s3_uri(manifest[0]["prefix"])
-            return [(base_bucket, base_prefix + rel, rel) for rel in manifest[1:]]
+            return [(base_bucket, base_prefix + rel if isinstance(rel, str) else "", rel) for rel in manifest[1:]]
         except (ValueError, KeyError, IndexError, TypeError) as error:
             raise JobFailure(f"ClientError: manifest s3://{bucket}/{key} is not a SageMaker manifest: {error}") from error
 
@@ -279,9 +310,11 @@ class TrainingJobRunner:
         if source.startswith("s3://"):
             archive = self.s3.read_uri(source)
             for base in host_dirs.values():
-                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-                    tar.extractall(base / "code", filter="data")
+                unpack_source_archive(archive, base / "code", source)
         else:
+            if not self.scheduler.allow_local_code:
+                raise JobFailure(f"ClientError: sagemaker_submit_directory {source} is not an S3 URI: this runtime "
+                                 "runs source directories from this machine only when started with --allow-local-code")
             local = Path(source.removeprefix("file://"))
             if not local.is_dir():
                 raise JobFailure(f"ClientError: sagemaker_submit_directory {source} is neither an S3 URI nor a directory")
@@ -289,34 +322,39 @@ class TrainingJobRunner:
                 shutil.copytree(local, base / "code", dirs_exist_ok=True)
 
     # --- training -----------------------------------------------------------------------------------------
-    def host_env(self, base: Path, hosts: list[str], master_port: int) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
-        env.update(self.job.environment or {})
-        env.update({
-            "SAGEMAKER_BASE_DIR": str(base),
-            "PAWFLOW_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(master_port),
-            "TRAINING_JOB_NAME": self.job.training_job_name,
-            "TRAINING_JOB_ARN": self.job.arn,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
-        })
-        if self.scheduler.endpoint_url:
-            env.setdefault("AWS_ENDPOINT_URL", self.scheduler.endpoint_url)
-        return env
+    def host_env(self, base: Path, hosts: list[str], master_port: int, credentials: Credentials) -> dict[str, str]:
+        """The host's whole environment: the job's role credentials and the container's variables, no more.
+
+        HOME is the host's own; TMPDIR is shared by the runtime's training hosts (``<state-dir>/sagemaker/tmp``,
+        private to the runtime's user), so trials on this machine keep sharing what they cache there.
+        """
+        return child_environment(
+            home=base.parent.parent / "home", tmpdir=self.scheduler.shared_tmp_dir, region=self.region,
+            endpoint_url=self.scheduler.endpoint_url, credentials=credentials,
+            pass_env=self.scheduler.pass_env,
+            service={
+                "SAGEMAKER_BASE_DIR": str(base),
+                "PAWFLOW_HOST_ADDRESSES": json.dumps({host: "127.0.0.1" for host in hosts}),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(master_port),
+                "TRAINING_JOB_NAME": self.job.training_job_name,
+                "TRAINING_JOB_ARN": self.job.arn,
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            declared=self.job.environment,
+        )
 
     def train(self, host_dirs: dict[str, Path]) -> dict[str, int]:
         hosts = list(host_dirs)
         master_port = free_port()
         epoch = int(time.time())
+        credentials = assume_service_role(self.account_id, self.region, self.job.role_arn, SAGEMAKER_SESSION_NAME)
         for host, base in host_dirs.items():
             writer = LogStreamWriter(self.region, LOG_GROUP, f"{self.job.training_job_name}/{host}-{epoch}", self.account_id)
             process = self.scheduler.supervisor.spawn(
                 [sys.executable, "-m", "local_aws.sagemaker.container"],
-                env=self.host_env(base, hosts, master_port), cwd=str(base),
+                env=self.host_env(base, hosts, master_port, credentials), cwd=str(base),
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
             # One stream per host, stdout and stderr interleaved in the order they were written, as on AWS.
@@ -329,7 +367,7 @@ class TrainingJobRunner:
         for host_process in self.hosts:
             for pump in host_process.pumps:
                 pump.join(timeout=5)
-            self.scheduler.supervisor.forget(host_process.process)
+            self.scheduler.supervisor.release(host_process.process)
         return {hp.host: hp.process.returncode for hp in self.hosts}
 
     def lines(self) -> list[str]:
@@ -394,8 +432,8 @@ class TrainingJobRunner:
         key_base = join_key(prefix, self.job.training_job_name, "output")
         # Hosts write into one artifact; the first host's files win, as rank 0 is the one that saves.
         ordered = list(reversed(list(host_dirs.values())))
-        self.s3.write(bucket, f"{key_base}/model.tar.gz", pack([base / "model" for base in ordered]))
-        self.s3.write(bucket, f"{key_base}/output.tar.gz", pack([base / "output" / "data" for base in ordered]))
+        self.s3.write(bucket, f"{key_base}/model.tar.gz", pack_tar_gz([base / "model" for base in ordered]))
+        self.s3.write(bucket, f"{key_base}/output.tar.gz", pack_tar_gz([base / "output" / "data" for base in ordered]))
 
     def report_metrics(self) -> None:
         definitions = self.job.algorithm_specification.get("MetricDefinitions") or []
@@ -404,27 +442,24 @@ class TrainingJobRunner:
             self.job.final_metric_data_list = metrics
 
 
-def pack(directories: list[Path]) -> bytes:
-    """A tar.gz of the directories' contents merged (later directories overwrite earlier ones)."""
-    files: dict[str, Path] = {}
-    for directory in directories:
-        if directory.is_dir():
-            for path in sorted(directory.rglob("*")):
-                if path.is_file():
-                    files[path.relative_to(directory).as_posix()] = path
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name in sorted(files):
-            tar.add(files[name], arcname=name)
-    return buffer.getvalue()
+def unpack_source_archive(archive: bytes, target: Path, source: str) -> None:
+    """Unpack the source tarball into ``code/``; a refused archive fails the job as the user's error."""
+    try:
+        unpack_tar(archive, target)
+    except ArchiveRefused as refusal:
+        raise JobFailure(f"ClientError: sagemaker_submit_directory {source}: {refusal}") from refusal
 
 
 class TrainingScheduler:
     """Starts training job runners, at most ``max_concurrent_jobs`` running at a time."""
 
     def __init__(self, state_dir: Path, supervisor: ProcessSupervisor, max_concurrent_jobs: int,
-                 endpoint_url: str = "", stop_grace_seconds: float = 10.0) -> None:
+                 endpoint_url: str = "", stop_grace_seconds: float = 10.0, allow_local_code: bool = False,
+                 pass_env: tuple[str, ...] = ()) -> None:
         self.jobs_dir = Path(state_dir) / "sagemaker" / "training-jobs"
+        self.shared_tmp_dir = Path(state_dir) / "sagemaker" / "tmp"
+        self.allow_local_code = allow_local_code
+        self.pass_env = pass_env
         self.supervisor = supervisor
         self.endpoint_url = endpoint_url
         self.stop_grace_seconds = stop_grace_seconds

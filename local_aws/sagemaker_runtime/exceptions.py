@@ -13,6 +13,11 @@ def endpoint_not_found(name: str, account_id: str) -> Response:
     return json_error(400, "ValidationError", f"Endpoint {name} of account {account_id} not found.")
 
 
+def invalid_parameters(message: str) -> Response:
+    """``ValidationError`` (400): a parameter breaks the service model's constraints (``1 validation error ...``)."""
+    return json_error(400, "ValidationError", message)
+
+
 def variant_not_found(variant: str, name: str) -> Response:
     return json_error(400, "ValidationError", f"Variant {variant} not found for endpoint {name}.")
 

@@ -1,7 +1,8 @@
 """InvokeEndpoint: ``POST /endpoints/<name>/invocations`` routed to the endpoint's serving workers.
 
 moto's runtime response class cannot read the endpoint name from the path, so the runtime answers
-this route itself (see ``local_aws.gateway``).
+this route itself (see ``local_aws.gateway``). The route takes any path between ``/endpoints/`` and
+``/invocations`` so that a name holding ``/`` is refused as AWS refuses it (ValidationError), not passed on.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from werkzeug.wrappers import Response
 
 from local_aws import moto_seam
 from local_aws.gateway import AWSRequest, Gateway, json_error
+from local_aws.request_validation import validation_message
 from local_aws.sagemaker.endpoints import EndpointManager
-from local_aws.sagemaker_runtime.exceptions import endpoint_not_found, model_error, variant_not_found
+from local_aws.sagemaker_runtime.exceptions import endpoint_not_found, invalid_parameters, model_error, variant_not_found
 
 
 class InvokeEndpointHandler:
@@ -26,12 +28,17 @@ class InvokeEndpointHandler:
         self.authorizer = authorizer
 
     def register(self, gateway: Gateway) -> None:
-        gateway.add_route("sagemaker", ["POST"], "/endpoints/<name>/invocations", self)
+        gateway.add_route("sagemaker", ["POST"], "/endpoints/<path:name>/invocations", self)
 
     def __call__(self, aws_request: AWSRequest, name: str) -> Response:
         name = unquote(name)
         request = aws_request.request
         region = aws_request.region
+        target = request.headers.get("X-Amzn-SageMaker-Target-Variant")
+        message = validation_message("sagemaker-runtime", "InvokeEndpoint",
+                                     {"EndpointName": name, **({"TargetVariant": target} if target is not None else {})})
+        if message is not None:
+            return invalid_parameters(message)
         if self.authorizer is not None:
             denied = self.authorizer.judge_route(request.environ, request.headers, "sagemaker-runtime",
                                                  "InvokeEndpoint", {"EndpointName": name}, region, self.account_id)
@@ -40,7 +47,6 @@ class InvokeEndpointHandler:
         deployment = self.endpoints.deployment(self.account_id, region, name)
         if deployment is None:
             return endpoint_not_found(name, self.account_id)
-        target = request.headers.get("X-Amzn-SageMaker-Target-Variant")
         if target and target not in deployment.pools:
             return variant_not_found(target, name)
         try:

@@ -45,6 +45,12 @@ def seed_bucket() -> Callable[[Any, str], str]:
 
 
 @pytest.fixture(scope="session")
+def sagemaker_role(aws, create_sagemaker_role) -> str:
+    """The ARN of the session server's SageMaker execution role (``ROLE``)."""
+    return create_sagemaker_role(aws("iam"), ROLE.rsplit("/", 1)[1])
+
+
+@pytest.fixture(scope="session")
 def scripts_dir() -> Path:
     return SCRIPTS
 
@@ -86,14 +92,14 @@ def bucket(aws) -> str:
 
 
 @pytest.fixture
-def training_request(bucket) -> Callable[..., dict[str, Any]]:
+def training_request(bucket, sagemaker_role) -> Callable[..., dict[str, Any]]:
     """A CreateTrainingJob request for one of the test scripts, as a SageMaker SDK would build it."""
 
     def build(name: str, program: str = "tiny_train.py", instance_count: int = 1, max_runtime: int = 120,
               hyperparameters: dict[str, str] | None = None, distribution: str = "FullyReplicated") -> dict[str, Any]:
         return {
             "TrainingJobName": name,
-            "RoleArn": ROLE,
+            "RoleArn": sagemaker_role,
             "AlgorithmSpecification": {
                 "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312",
                 "TrainingInputMode": "File",

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 
 @pytest.fixture
-def model_name(aws, bucket, tar_gz_bytes, scripts_dir) -> str:
+def model_name(aws, bucket, tar_gz_bytes, scripts_dir, sagemaker_role) -> str:
     """A model whose artifact holds model.json and code/inference.py (the tiny JSON handler)."""
     archive = tar_gz_bytes({
         "model.json": json.dumps({"scale": 2.0, "target": 1.0}).encode(),
@@ -20,7 +20,7 @@ def model_name(aws, bucket, tar_gz_bytes, scripts_dir) -> str:
     aws("s3").put_object(Bucket=bucket, Key="models/tiny/model.tar.gz", Body=archive)
     name = f"model-{uuid.uuid4().hex[:8]}"
     aws("sagemaker").create_model(
-        ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        ModelName=name, ExecutionRoleArn=sagemaker_role,
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
                           "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
                           "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
@@ -119,11 +119,12 @@ def test_creating_an_existing_endpoint_is_the_validation_exception_the_provider_
         f'Cannot create already existing endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoint}".')
 
 
-def test_a_model_that_cannot_load_fails_the_endpoint_with_the_reason(aws, bucket, tar_gz_bytes, endpoint_config, in_service):
+def test_a_model_that_cannot_load_fails_the_endpoint_with_the_reason(aws, bucket, tar_gz_bytes, endpoint_config, in_service,
+                                                                   sagemaker_role):
     sagemaker = aws("sagemaker")
     aws("s3").put_object(Bucket=bucket, Key="models/broken/model.tar.gz", Body=tar_gz_bytes({
         "code/inference.py": b"def model_fn(model_dir):\n    raise FileNotFoundError('model.pth is missing')\n"}))
-    sagemaker.create_model(ModelName=f"broken-{bucket}", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+    sagemaker.create_model(ModelName=f"broken-{bucket}", ExecutionRoleArn=sagemaker_role,
                            PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/broken/model.tar.gz"})
     name = f"broken-{uuid.uuid4().hex[:8]}"
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=endpoint_config(f"broken-{bucket}"))
@@ -201,13 +202,13 @@ def test_invocations_publish_variant_metrics(aws, endpoint, in_service):
     assert total("OverheadLatency", "SampleCount") == 4
 
 
-def test_an_update_whose_model_cannot_load_keeps_the_old_config_serving(aws, endpoint, in_service, bucket,
+def test_an_update_whose_model_cannot_load_keeps_the_old_config_serving(aws, endpoint, in_service, bucket, sagemaker_role,
                                                                        tar_gz_bytes, endpoint_config):
     sagemaker = aws("sagemaker")
     first = in_service(endpoint)
     aws("s3").put_object(Bucket=bucket, Key="models/bad/model.tar.gz", Body=tar_gz_bytes({
         "code/inference.py": b"def model_fn(model_dir):\n    raise RuntimeError('weights are corrupt')\n"}))
-    sagemaker.create_model(ModelName=f"bad-{bucket}", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+    sagemaker.create_model(ModelName=f"bad-{bucket}", ExecutionRoleArn=sagemaker_role,
                            PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/bad/model.tar.gz"})
 
     sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint_config(f"bad-{bucket}"))

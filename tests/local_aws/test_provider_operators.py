@@ -45,7 +45,8 @@ def test_training_operator_raises_with_the_failure_reason(aws_connection, traini
         operator.execute(context={})
 
 
-def test_endpoint_operator_creates_then_falls_back_to_update(aws_connection, aws, bucket, tar_gz_bytes, scripts_dir):
+def test_endpoint_operator_creates_then_falls_back_to_update(aws_connection, aws, bucket, tar_gz_bytes, scripts_dir,
+                                                             sagemaker_role):
     from airflow.providers.amazon.aws.operators.sagemaker import SageMakerEndpointOperator
 
     aws("s3").put_object(Bucket=bucket, Key="models/m.tar.gz", Body=tar_gz_bytes({
@@ -55,7 +56,7 @@ def test_endpoint_operator_creates_then_falls_back_to_update(aws_connection, aws
 
     def config(suffix: str) -> dict:
         return {
-            "Model": {"ModelName": f"{endpoint}-{suffix}", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/R",
+            "Model": {"ModelName": f"{endpoint}-{suffix}", "ExecutionRoleArn": sagemaker_role,
                       "PrimaryContainer": {"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/m.tar.gz"}},
             "EndpointConfig": {"EndpointConfigName": f"{endpoint}-{suffix}", "ProductionVariants": [{
                 "VariantName": "AllTraffic", "ModelName": f"{endpoint}-{suffix}", "InitialInstanceCount": 1,

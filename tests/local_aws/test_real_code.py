@@ -35,10 +35,10 @@ def dataset(aws, tmp_path_factory, tar_gz_bytes):
     return bucket, root
 
 
-def real_training_request(bucket: str, name: str, cache_dir: Path, instance_count: int = 1) -> dict:
+def real_training_request(bucket: str, role: str, name: str, cache_dir: Path, instance_count: int = 1) -> dict:
     return {
         "TrainingJobName": name,
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        "RoleArn": role,
         "AlgorithmSpecification": {
             "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312",
             "TrainingInputMode": "File", "MetricDefinitions": METRICS},
@@ -63,10 +63,10 @@ def wait_for_job(aws, wait_until, name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained_job(aws, dataset, tmp_path_factory):
+def trained_job(aws, dataset, tmp_path_factory, sagemaker_role):
     bucket, _ = dataset
     name = f"real-train-{uuid.uuid4().hex[:8]}"
-    aws("sagemaker").create_training_job(**real_training_request(bucket, name, tmp_path_factory.mktemp("cache")))
+    aws("sagemaker").create_training_job(**real_training_request(bucket, sagemaker_role, name, tmp_path_factory.mktemp("cache")))
     return name
 
 
@@ -85,12 +85,13 @@ def test_real_training_job_completes_with_model_and_metrics(aws, wait_until, dat
     assert "metrics.json" in output
 
 
-def test_real_endpoint_answers_a_jpeg_and_turns_garbage_into_model_error(aws, wait_until, dataset, trained_job):
+def test_real_endpoint_answers_a_jpeg_and_turns_garbage_into_model_error(aws, wait_until, dataset, trained_job,
+                                                                          sagemaker_role):
     bucket, root = dataset
     sagemaker, runtime = aws("sagemaker"), aws("sagemaker-runtime")
     job = wait_for_job(aws, wait_until, trained_job)
     name = f"dogs-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=sagemaker_role,
                            PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
                                              "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
                                              "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "OMP_NUM_THREADS": "1"}})
@@ -115,11 +116,11 @@ def test_real_endpoint_answers_a_jpeg_and_turns_garbage_into_model_error(aws, wa
     assert 400 <= error.value.response["OriginalStatusCode"] < 500
 
 
-def test_real_two_instance_job_trains_one_model_across_both_hosts(aws, wait_until, dataset, tmp_path):
+def test_real_two_instance_job_trains_one_model_across_both_hosts(aws, wait_until, dataset, tmp_path, sagemaker_role):
     bucket, _ = dataset
     sagemaker, logs = aws("sagemaker"), aws("logs")
     name = f"real-dist-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_training_job(**real_training_request(bucket, name, tmp_path / "cache", instance_count=2))
+    sagemaker.create_training_job(**real_training_request(bucket, sagemaker_role, name, tmp_path / "cache", instance_count=2))
 
     job = wait_for_job(aws, wait_until, name)
 

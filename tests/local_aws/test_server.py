@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -34,9 +35,9 @@ def test_every_service_answers_on_the_one_port(aws, service, call):
     assert call(aws(service)) is not None
 
 
-def test_unsigned_requests_reach_moto(server):
-    with urllib.request.urlopen(f"{server.endpoint_url}/moto-api/data.json") as response:
-        assert response.status == 200
+def test_the_health_check_answers_unsigned(server):
+    with urllib.request.urlopen(f"{server.endpoint_url}/_local_aws/health") as response:
+        assert (response.status, json.load(response)) == (200, {"status": "running"})
 
 
 def test_a_missing_bucket_is_aws_no_such_bucket(aws):

@@ -20,14 +20,14 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_the_server_leaves_no_child_process(tmp_path, training_request, seed_bucket,
-                                                     wait_until, bucket, sig):
+                                                     wait_until, bucket, sig, create_sagemaker_role):
     with ServerProcess(tmp_path / "state") as server:
         def client(service: str):
             return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         s3, sagemaker = client("s3"), client("sagemaker")
         model_url = seed_bucket(s3, bucket)
-        sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+        sagemaker.create_model(ModelName="m", ExecutionRoleArn=create_sagemaker_role(client("iam")),
                                PrimaryContainer={"Image": "x", "ModelDataUrl": model_url})
         sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}])

@@ -17,14 +17,14 @@ def clients(url: str):
 
 
 def test_restart_keeps_objects_and_resources_and_fails_interrupted_jobs(tmp_path, training_request, seed_bucket,
-                                                                        wait_until, bucket):
+                                                                        wait_until, bucket, create_sagemaker_role):
     state_dir = tmp_path / "state"
     request = training_request("interrupted-job", program="slow_train.py")
     with ServerProcess(state_dir) as first:
         aws = clients(first.endpoint_url)
         s3, sagemaker = aws("s3"), aws("sagemaker")
         model_url = seed_bucket(s3, bucket)
-        sagemaker.create_model(ModelName="kept-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/R",
+        sagemaker.create_model(ModelName="kept-model", ExecutionRoleArn=create_sagemaker_role(aws("iam")),
                                PrimaryContainer={"Image": "x", "ModelDataUrl": model_url})
         sagemaker.create_endpoint_config(EndpointConfigName="kept-config", ProductionVariants=[{
             "VariantName": "AllTraffic", "ModelName": "kept-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])

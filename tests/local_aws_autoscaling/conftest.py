@@ -53,7 +53,7 @@ def aws(server) -> Callable[[str], Any]:
 
 
 @pytest.fixture
-def endpoint(aws, wait_until) -> str:
+def endpoint(aws, wait_until, create_sagemaker_role) -> str:
     """An InService endpoint with one instance of an echo model; deleted afterwards."""
     s3, sagemaker = aws("s3"), aws("sagemaker")
     suffix = uuid.uuid4().hex[:8]
@@ -61,7 +61,7 @@ def endpoint(aws, wait_until) -> str:
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="echo/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
     sagemaker.create_model(
-        ModelName=f"echo-{suffix}", ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        ModelName=f"echo-{suffix}", ExecutionRoleArn=create_sagemaker_role(aws("iam")),
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
                           "ModelDataUrl": f"s3://{bucket}/echo/model.tar.gz",
                           "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})

@@ -88,14 +88,14 @@ def _zip(files: dict[str, str]) -> bytes:
 
 
 @pytest.fixture(scope="package")
-def endpoints(aws) -> list[str]:
+def endpoints(aws, create_sagemaker_role) -> list[str]:
     """Two InService endpoints serving a model that doubles numbers."""
     s3, sagemaker = aws("s3"), aws("sagemaker")
     bucket = f"models-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="double/model.tar.gz", Body=tar_gz({"code/inference.py": INFERENCE}))
     sagemaker.create_model(
-        ModelName="double", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole",
+        ModelName="double", ExecutionRoleArn=create_sagemaker_role(aws("iam")),
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
                           "ModelDataUrl": f"s3://{bucket}/double/model.tar.gz",
                           "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})

@@ -81,6 +81,10 @@ def judged(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
      [("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/r")]),
     ("logs", "PutLogEvents", {"logGroupName": "/g", "logStreamName": "s"},
      [("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/g:log-stream:s")]),
+    ("lambda", "PutProvisionedConcurrencyConfig", {"FunctionName": "f", "Qualifier": "live"},
+     [("lambda:PutProvisionedConcurrencyConfig", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f:live")]),
+    ("lambda", "GetProvisionedConcurrencyConfig", {"FunctionName": "f:7"},
+     [("lambda:GetProvisionedConcurrencyConfig", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f:7")]),
     ("sts", "GetCallerIdentity", {}, []),
 ])
 def test_operations_map_to_their_action_and_resource(service, operation, params, expected):

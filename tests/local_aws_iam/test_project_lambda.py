@@ -40,13 +40,13 @@ def output_fn(predictions, accept):
 
 
 @pytest.fixture
-def breed_endpoint(aws) -> str:
+def breed_endpoint(aws, create_sagemaker_role) -> str:
     s3, sagemaker = aws("s3"), aws("sagemaker")
     name = f"dog-breeds-{uuid.uuid4().hex[:6]}"
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="model.tar.gz", Body=tar_gz({"code/inference.py": BREEDS}))
     sagemaker.create_model(
-        ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole",
+        ModelName=name, ExecutionRoleArn=create_sagemaker_role(aws("iam")),
         PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
                           "ModelDataUrl": f"s3://{name}/model.tar.gz", "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
     sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{

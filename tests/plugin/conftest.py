@@ -73,10 +73,10 @@ def unique(request) -> str:
 
 
 @pytest.fixture
-def endpoint(client, unique) -> str:
+def endpoint(client, unique, create_sagemaker_role) -> str:
     """An InService SageMaker endpoint with one ``AllTraffic`` variant."""
     sagemaker = client("sagemaker")
-    role = "arn:aws:iam::123456789012:role/pawflow-sagemaker"
+    role = create_sagemaker_role(client("iam"), "pawflow-sagemaker")
     sagemaker.create_model(
         ModelName=f"{unique}-model",
         PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1",

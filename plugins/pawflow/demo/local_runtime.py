@@ -10,7 +10,7 @@ import httpx
 from pawflow.demo.processes import ManagedProcess, ProcessSupervisor, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
-HEALTH_PATH = "/moto-api/data.json"
+HEALTH_PATH = "/_local_aws/health"
 
 
 def local_runtime_arguments(host: str, port: int, state_dir: str) -> list[str]:

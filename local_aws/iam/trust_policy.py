@@ -1,0 +1,83 @@
+"""Whether a service may assume a role: the role's trust policy judged for ``sts:AssumeRole`` by that service.
+
+AWS services check this when a role is handed to them (SageMaker's CreateTrainingJob, CreateModel and
+CreateHyperParameterTuningJob; Lambda's CreateFunction): a role that does not exist, or whose trust policy does not
+allow the service principal (e.g. ``sagemaker.amazonaws.com``) ``sts:AssumeRole``, is refused there. A statement
+applies to the service when its ``Principal`` names it (``{"Service": ...}``, ``"*"`` or ``{"AWS": "*"}``) or its
+``NotPrincipal`` does not; the applying statements are then evaluated as identity-based statements
+(``policy_evaluation``: explicit deny, allow, implicit deny; conditions on ``aws:PrincipalServiceName``,
+``aws:SourceAccount`` and ``aws:SourceArn``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from local_aws.iam.policy_evaluation import PolicyDocumentError, evaluate
+from local_aws.moto_seam import get_partition, iam_backends
+
+ASSUME_ROLE = "sts:AssumeRole"
+SAGEMAKER = "sagemaker.amazonaws.com"
+LAMBDA = "lambda.amazonaws.com"
+
+
+def service_can_assume(account_id: str, region: str, role_arn: str, service: str,
+                       source_arn: str | None = None) -> bool:
+    """True if ``role_arn`` exists in the account and its trust policy lets ``service`` assume it."""
+    if not isinstance(role_arn, str) or not role_arn.startswith("arn:"):
+        return False
+    try:
+        role = iam_backends[account_id][get_partition(region)].get_role_by_arn(role_arn)
+    except Exception:
+        return False
+    context: dict[str, Any] = {"aws:PrincipalServiceName": service, "aws:SourceAccount": account_id}
+    if source_arn:
+        context["aws:SourceArn"] = source_arn
+    return trust_allows(role.assume_role_policy_document, role_arn, service, context)
+
+
+def trust_allows(document: Any, role_arn: str, service: str, context: dict[str, Any]) -> bool:
+    """Judge a trust policy document (JSON text or dict) for ``service`` assuming ``role_arn``."""
+    try:
+        parsed = json.loads(document) if isinstance(document, (str, bytes)) else document
+        raw = parsed["Statement"]
+    except (ValueError, TypeError, KeyError):
+        return False
+    statements = [_without_principal(item) for item in (raw if isinstance(raw, list) else [raw])
+                  if isinstance(item, dict) and _names_service(item, service)]
+    if not statements:
+        return False
+    try:
+        result = evaluate({"Version": parsed.get("Version", "2012-10-17"), "Statement": statements},
+                          ASSUME_ROLE, role_arn, context)
+    except PolicyDocumentError:
+        return False
+    return result.allowed
+
+
+def _names_service(statement: dict[str, Any], service: str) -> bool:
+    if "Principal" in statement:
+        return _principal_matches(statement["Principal"], service)
+    if "NotPrincipal" in statement:
+        return not _principal_matches(statement["NotPrincipal"], service)
+    return False
+
+
+def _principal_matches(principal: Any, service: str) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    services = principal.get("Service", [])
+    services = services if isinstance(services, list) else [services]
+    everyone = principal.get("AWS", [])
+    everyone = everyone if isinstance(everyone, list) else [everyone]
+    return service in services or "*" in everyone
+
+
+def _without_principal(statement: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in statement.items() if key not in ("Principal", "NotPrincipal")}
+    if "Resource" not in kept and "NotResource" not in kept:
+        kept["Resource"] = "*"
+    return kept
