@@ -403,11 +403,13 @@ def archives_server(tmp_path_factory) -> ServerProcess:
 
 
 @pytest.fixture(scope="module")
-def archives_aws(archives_server) -> Callable[[str], Any]:
+def archives_aws(archives_server, create_sagemaker_role) -> Callable[[str], Any]:
+    """Administrator clients of the server, whose account has the SageMaker role the requests name."""
     def client(service: str) -> Any:
         return boto3.client(service, endpoint_url=archives_server.endpoint_url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing",
                             config=Config(retries={"total_max_attempts": 1}))
+    assert create_sagemaker_role(client("iam")) == ROLE
     return client
 
 

@@ -71,8 +71,11 @@ def paths_server(paths_sandbox) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="module")
-def paths_aws(paths_server) -> Callable[[str], Any]:
-    return clients(paths_server.endpoint_url)
+def paths_aws(paths_server, create_sagemaker_role) -> Callable[[str], Any]:
+    """Administrator clients of the server, whose account has the SageMaker role the requests name."""
+    client = clients(paths_server.endpoint_url)
+    assert create_sagemaker_role(client("iam")) == ROLE
+    return client
 
 
 @pytest.fixture
@@ -384,10 +387,11 @@ def test_local_source_directory_is_refused_by_default(paths_aws, paths_training_
 
 
 def test_local_source_directory_runs_with_allow_local_code(tmp_path, paths_bucket, paths_aws, paths_training_request,
-                                                           paths_finished_job):
+                                                           paths_finished_job, create_sagemaker_role):
     data = paths_aws("s3").get_object(Bucket=paths_bucket, Key="data/train/part-0.txt")["Body"].read()
     with ServerProcess(tmp_path / "state", "--allow-local-code") as local_code_server:
         aws = clients(local_code_server.endpoint_url)
+        create_sagemaker_role(aws("iam"))
         aws("s3").create_bucket(Bucket=paths_bucket)
         aws("s3").put_object(Bucket=paths_bucket, Key="data/train/part-0.txt", Body=data)
         name = job_name()
