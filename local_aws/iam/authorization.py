@@ -119,7 +119,7 @@ class Authorizer:
         self.log.record(identity.arn, operation, authorization.action, authorization.resource,
                         "allowed" if verdict.allowed else "denied", verdict.decision, kind=authorization.kind,
                         policy=verdict.policy, sid=verdict.sid, statement_index=verdict.statement_index,
-                        message=verdict.message)
+                        message=verdict.message, policies=list(verdict.allowed_by) or None)
 
 
 def signer_identity(environ: dict[str, Any], headers: Any, query: str) -> Identity | None:

@@ -9,12 +9,10 @@ from local_aws import moto_seam
 from local_aws.health import HEALTH_PATH, health
 from local_aws.iam.authentication import Authentication
 from local_aws.iam.authorization import Authorizer
-from local_aws.iam.judgement_log import JudgementLog
+from local_aws.iam.judgement_log import JUDGEMENTS_FILE, JudgementLog
 
 if TYPE_CHECKING:
     from local_aws.server import LocalAWSServer
-
-JUDGEMENT_LOG = "iam/judgements.jsonl"
 
 
 class AuthenticationExtension:
@@ -39,7 +37,7 @@ class IAMEnforcementExtension:
 
     def install(self, server: "LocalAWSServer") -> None:
         moto_seam.load_aws_managed_policies()
-        self.authorizer = Authorizer(JudgementLog(server.state_dir / JUDGEMENT_LOG))
+        self.authorizer = Authorizer(JudgementLog(server.state_dir / JUDGEMENTS_FILE))
         server.authorizer = self.authorizer
         moto_seam.install_authorization(self.authorizer)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from local_aws.iam.action_catalog import Authorization
 from local_aws.iam.identities import Identity
+from local_aws.iam.judgement_log import document_digest
 from local_aws.iam.policy_evaluation import EvaluationResult, PolicyDocument, access_denied_message, evaluate
 from local_aws.iam.trust_policy import judge_trust
 
@@ -32,6 +33,9 @@ class Verdict:
     sid: str | None = None
     statement_index: int | None = None
     message: str | None = None
+    # For an allowed call, each policy that took part (identity policy, permissions boundary, session policy):
+    # its kind, name, document digest and the index and Sid of the statement that allowed the call.
+    allowed_by: tuple[dict[str, Any], ...] = ()
 
 
 def judge(identity: Identity, authorizations: list[Authorization], request_context: dict[str, Any],
@@ -59,6 +63,7 @@ def _judge_one(identity: Identity, authorization: Authorization, context: dict[s
     result = evaluate(_parsed(identity.policies), action, resource, context)
     if not result.allowed:
         return _verdict(authorization, result, access_denied_message(identity.arn, action, shown_resource, result))
+    allowed_by = [_part("identity policy", result, identity.policies.get(result.statement.policy_name))]
     for kind, document in (("permissions boundary", identity.permissions_boundary),
                            ("session policy", identity.session_policy)):
         if document is None:
@@ -70,7 +75,14 @@ def _judge_one(identity: Identity, authorization: Authorization, context: dict[s
             message = (f"User: {identity.arn} is not authorized to perform: {action} on resource: {shown_resource} "
                        f"{reason}")
             return _verdict(authorization, limit, message)
-    return _verdict(authorization, result, None)
+        allowed_by.append(_part(kind, limit, document))
+    return replace(_verdict(authorization, result, None), allowed_by=tuple(allowed_by))
+
+
+def _part(kind: str, result: EvaluationResult, document: Any) -> dict[str, Any]:
+    ref = result.statement
+    return {"kind": kind, "policy": ref.policy_name, "sid": ref.sid, "statement": ref.statement_index,
+            "effect": ref.effect, "digest": document_digest(document) if document is not None else None}
 
 
 def _verdict(authorization: Authorization, result: EvaluationResult, message: str | None) -> Verdict:

@@ -8,11 +8,23 @@ can be rotated or read while the runtime runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+
+JUDGEMENTS_FILE = "iam/judgements.jsonl"
+
+
+def document_digest(document: Any) -> str:
+    """SHA-256 of a policy document's canonical JSON (key order and spacing do not matter): how records name it."""
+    if isinstance(document, (str, bytes)):
+        document = json.loads(document)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class JudgementLog:

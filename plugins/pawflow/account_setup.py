@@ -1,8 +1,10 @@
 """The one-time set-up an administrator does in the account before the DAGs run, as code.
 
 Creates (or brings up to date) what the pipeline expects to exist but must not create itself: the SageMaker
-execution role with its trust and policy from ``iam/``, and the permissions boundary that bounds the Lambda's
-role. Idempotent: a second run changes nothing. Works against real AWS and the local runtime alike::
+execution role with its trust and policy from ``iam/``, the permissions boundary that bounds the Lambda's
+role, and the role Airflow works as (``pawflow-airflow``, holding exactly
+``iam/airflow-execution-role-policy.json``; the ``aws_default`` connection assumes it with ``role_arn``).
+Idempotent: a second run changes nothing. Works against real AWS and the local runtime alike::
 
     python -m pawflow.account_setup                      # default credentials and region
     python -m pawflow.account_setup --endpoint-url http://127.0.0.1:4566
@@ -21,6 +23,8 @@ IAM_DIR = Path(__file__).resolve().parents[2] / "iam"
 SAGEMAKER_ROLE = "pawflow-sagemaker-execution"
 SAGEMAKER_POLICY = "pawflow-sagemaker"
 LAMBDA_BOUNDARY = "pawflow-lambda-boundary"
+AIRFLOW_ROLE = "pawflow-airflow"
+AIRFLOW_POLICY = "pawflow-airflow"
 
 
 def _document(name: str) -> str:
@@ -70,12 +74,46 @@ def ensure_lambda_permissions_boundary(iam, account_id: str, policy_name: str = 
     return arn
 
 
+def airflow_role_trust(account_id: str, partition: str = "aws") -> dict:
+    """Who may assume the Airflow role: principals of this account whose own policies allow sts:AssumeRole.
+
+    That is what a connection's ``role_arn`` needs when the workers' base credentials (an instance profile, a
+    user, the local runtime's administrator) belong to the same account. On MWAA the environment's execution
+    role plays this part instead: there, trust ``airflow-env.amazonaws.com`` and ``airflow.amazonaws.com``.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "sts:AssumeRole",
+        }],
+    }
+
+
+def ensure_airflow_role(iam, account_id: str, role_name: str = AIRFLOW_ROLE) -> str:
+    """Create the role Airflow's connection assumes, or update its trust and policy; return its ARN."""
+    trust = json.dumps(airflow_role_trust(account_id))
+    try:
+        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust,
+                              Description="pawflow: what Airflow's aws_default connection works as")["Role"]["Arn"]
+        log.info("created role %s", role_name)
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        log.info("role %s exists; trust policy brought up to date", role_name)
+    iam.put_role_policy(RoleName=role_name, PolicyName=AIRFLOW_POLICY,
+                        PolicyDocument=_document("airflow-execution-role-policy.json"))
+    return arn
+
+
 def set_up_account(iam, sts) -> dict:
     """Everything above, given boto3 IAM and STS clients of the account; return the ARNs."""
     account_id = sts.get_caller_identity()["Account"]
     return {
         "SageMakerExecutionRoleArn": ensure_sagemaker_execution_role(iam),
         "LambdaPermissionsBoundaryArn": ensure_lambda_permissions_boundary(iam, account_id),
+        "AirflowRoleArn": ensure_airflow_role(iam, account_id),
     }
 
 

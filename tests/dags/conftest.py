@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from pawflow.account_setup import set_up_account
+from pawflow.local_connection import local_runtime_connection
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -86,10 +87,13 @@ def client(runtime):
 
 @pytest.fixture(scope="package")
 def pipeline_env(runtime, client, airflow_env):
-    """A migrated Airflow home whose aws_default points at the runtime; the execution role and Lambda boundary."""
-    set_up_account(client("iam"), client("sts"))
-    connection = {"conn_type": "aws", "login": "testing", "password": "testing",
-                  "extra": {"region_name": REGION, "endpoint_url": runtime.endpoint_url}}
+    """A migrated Airflow home whose aws_default works as the Airflow role on the runtime; the account set up.
+
+    Every task's call is judged by IAM against ``iam/airflow-execution-role-policy.json`` (nothing more: the
+    role holds that policy alone), as it would be on AWS.
+    """
+    arns = set_up_account(client("iam"), client("sts"))
+    connection = local_runtime_connection(runtime.endpoint_url, REGION, role_arn=arns["AirflowRoleArn"])
     env = {**airflow_env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), "AWS_DEFAULT_REGION": REGION}
     migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
                              text=True, timeout=300, check=False)

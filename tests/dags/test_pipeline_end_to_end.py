@@ -1,14 +1,21 @@
 """dog_breed_pipeline runs end to end with ``dag.test()`` on the local AWS runtime, twice: the second run converges.
 
 Real parts throughout: Airflow's own test runner (triggers run in line in the deferrable run), the local
-runtime as AWS (training, tuning and serving really run on a small generated data set, IAM is enforced on the
-Lambda's role), and the repository's training code, Lambda and serving code. The first run defers its
-SageMaker waits, the second polls in the task; the second also tears the endpoint down.
+runtime as AWS (training, tuning and serving really run on a small generated data set; Airflow works as the
+``pawflow-airflow`` role holding exactly ``iam/airflow-execution-role-policy.json``, the Lambda as its
+least-privilege role, and IAM judges every call of both), and the repository's training code, Lambda and
+serving code. The first run defers its SageMaker waits, the second polls in the task; the second also tears the
+endpoint down.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+
+from local_aws.iam.judgement_log import JUDGEMENTS_FILE, document_digest
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +91,15 @@ def test_second_run_tears_the_endpoint_down(runs, client):
     assert "endpoint/dog-breed-classifier" in second["xcom"]["tear_down"]["Deleted"]
     endpoints = client("sagemaker").list_endpoints()["Endpoints"]
     assert [e["EndpointName"] for e in endpoints] == []
+
+
+def test_both_runs_work_as_the_airflow_role_and_only_the_lambda_is_denied_before_its_grant(runs, runtime):
+    judgements = [json.loads(line) for line in (runtime.state_dir / JUDGEMENTS_FILE).read_text().splitlines()]
+    airflow = [j for j in judgements if ":assumed-role/pawflow-airflow/" in j["identity"]]
+    shipped = document_digest((Path(__file__).resolve().parents[2] / "iam" / "airflow-execution-role-policy.json")
+                              .read_text())
+    assert len(airflow) > 100
+    assert all(j["outcome"] == "allowed" for j in airflow), [j for j in airflow if j["outcome"] != "allowed"][:3]
+    assert all(shipped in {part["digest"] for part in j["policies"]} for j in airflow)
+    denied = [(j["identity"].split("/")[1], j["action"]) for j in judgements if j["outcome"] != "allowed"]
+    assert set(denied) == {("dog-breed-classifier-role", "sagemaker:InvokeEndpoint")}

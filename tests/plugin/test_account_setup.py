@@ -1,10 +1,18 @@
-"""The administrator's one-time set-up: the SageMaker execution role and the Lambda boundary, idempotently."""
+"""The administrator's one-time set-up: the SageMaker execution role, the Lambda boundary and the Airflow role, idempotently."""
 
 import json
 
 import pytest
 
-from pawflow.account_setup import (LAMBDA_BOUNDARY, SAGEMAKER_POLICY, SAGEMAKER_ROLE, IAM_DIR, set_up_account)
+from pawflow.account_setup import (
+    AIRFLOW_POLICY,
+    AIRFLOW_ROLE,
+    IAM_DIR,
+    LAMBDA_BOUNDARY,
+    SAGEMAKER_POLICY,
+    SAGEMAKER_ROLE,
+    set_up_account,
+)
 
 
 @pytest.fixture
@@ -41,3 +49,16 @@ def test_a_changed_boundary_becomes_the_new_default_version(account):
     default = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
     document = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]["Document"]
     assert document == json.loads((IAM_DIR / "lambda-permissions-boundary.json").read_text())
+
+
+def test_the_airflow_role_holds_exactly_the_shipped_policy_and_trusts_the_account(account):
+    iam, sts = account
+    arn = set_up_account(iam, sts)["AirflowRoleArn"]
+    role = iam.get_role(RoleName=AIRFLOW_ROLE)["Role"]
+    assert role["Arn"] == arn
+    account_id = sts.get_caller_identity()["Account"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{account_id}:root"}
+    assert iam.list_role_policies(RoleName=AIRFLOW_ROLE)["PolicyNames"] == [AIRFLOW_POLICY]
+    assert iam.list_attached_role_policies(RoleName=AIRFLOW_ROLE)["AttachedPolicies"] == []
+    inline = iam.get_role_policy(RoleName=AIRFLOW_ROLE, PolicyName=AIRFLOW_POLICY)["PolicyDocument"]
+    assert inline == json.loads((IAM_DIR / "airflow-execution-role-policy.json").read_text())

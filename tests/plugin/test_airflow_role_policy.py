@@ -47,6 +47,8 @@ CALLS = [
     ("application-autoscaling:PutScalingPolicy", "*", {}),
     ("iam:CreateRole", LAMBDA_ROLE, BOUNDED),
     ("iam:AttachRolePolicy", LAMBDA_ROLE, {"iam:PolicyARN": BASIC, **BOUNDED}),
+    # A role made before the boundary existed gets it on the next run: setting that boundary only narrows it.
+    ("iam:PutRolePermissionsBoundary", LAMBDA_ROLE, BOUNDED),
     ("iam:PassRole", LAMBDA_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
     ("lambda:CreateFunction", FN, {}),
     ("lambda:UpdateFunctionCode", FN, {}),
@@ -82,7 +84,8 @@ REFUSED = [
     ("iam:CreateRole", LAMBDA_ROLE, {}),
     ("iam:PutRolePolicy", LAMBDA_ROLE, {}),
     ("iam:PutRolePolicy", LAMBDA_ROLE, {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/Wide"}),
-    ("iam:PutRolePermissionsBoundary", LAMBDA_ROLE, BOUNDED),
+    ("iam:PutRolePermissionsBoundary", LAMBDA_ROLE, {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/Wide"}),
+    ("iam:PutRolePermissionsBoundary", f"arn:aws:iam::{ACCOUNT}:role/pawflow-sagemaker-execution", BOUNDED),
     ("iam:DeleteRolePermissionsBoundary", LAMBDA_ROLE, BOUNDED),
     ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", {}),
     ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/pawflow-sagemaker-execution", {}),

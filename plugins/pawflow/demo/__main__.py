@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             endpoint_url = start_local_runtime(
                 supervisor, port=args.runtime_port or _free_port(), state_dir=out / "local-aws",
                 log_dir=out / "logs", env=story.runtime_environ())
-            story.runtime_ready(endpoint_url)
-            airflow = AirflowEnvironment(home=out / "airflow", api_port=args.api_port, aws_endpoint_url=endpoint_url)
+            airflow_role_arn = story.runtime_ready(endpoint_url)
+            airflow = AirflowEnvironment(home=out / "airflow", api_port=args.api_port, aws_endpoint_url=endpoint_url,
+                                         aws_role_arn=airflow_role_arn)
             story.phase("Airflow")
             airflow.prepare()
             client = airflow.start(supervisor, out / "logs")

@@ -2,7 +2,7 @@
 
 The embedded set-up of ``make demo`` and the UI test: SQLite, LocalExecutor, modest parallelism for a
 2-core machine, the api-server on 127.0.0.1 only, the simple auth manager with one known admin login, and
-the ``aws_default`` connection pointed at the local AWS runtime.
+the ``aws_default`` connection pointed at the local AWS runtime (as the Airflow role when given).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from pawflow.demo.processes import ManagedProcess, ProcessSupervisor, wait_until
+from pawflow.local_connection import local_runtime_connection
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 REPO = Path(__file__).resolve().parents[3]
@@ -29,6 +30,7 @@ class AirflowEnvironment:
     :param home: AIRFLOW_HOME (SQLite database, logs, generated config).
     :param api_port: port of the api-server on 127.0.0.1.
     :param aws_endpoint_url: endpoint of the AWS API the ``aws_default`` connection uses (the local runtime).
+    :param aws_role_arn: role the connection assumes (the Airflow role); empty works as the administrator.
     :param username: the admin login of the simple auth manager.
     :param password: its password.
     :param extra_env: more variables for every service (e.g. Airflow config overrides).
@@ -37,6 +39,7 @@ class AirflowEnvironment:
     home: Path
     api_port: int
     aws_endpoint_url: str
+    aws_role_arn: str = ""
     username: str = "admin"
     password: str = "admin"
     region_name: str = "us-east-1"
@@ -51,12 +54,7 @@ class AirflowEnvironment:
 
     def environ(self) -> dict[str, str]:
         """The complete environment of every Airflow process (and of the tasks they run)."""
-        connection = {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": self.aws_endpoint_url, "region_name": self.region_name},
-        }
+        connection = local_runtime_connection(self.aws_endpoint_url, self.region_name, role_arn=self.aws_role_arn)
         python_path = os.pathsep.join([str(self.plugins_folder), str(REPO)])
         env = {
             **os.environ,

@@ -19,6 +19,10 @@ from pawflow.demo.airflow_services import AirflowApiClient, AirflowEnvironment
 from pawflow.demo.processes import ProcessSupervisor
 from pawflow.demo.report import write_report
 
+IAM_DIR = Path(__file__).resolve().parents[3] / "iam"
+SHIPPED_POLICIES = ("airflow-execution-role-policy.json", "sagemaker-execution-role-policy.json",
+                    "lambda-permissions-boundary.json")
+
 REPO = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -86,13 +90,15 @@ class PipelineStory:
         return boto3.client(service, endpoint_url=self._aws_endpoint, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    def runtime_ready(self, endpoint_url: str) -> None:
-        """The account's one-time set-up, as an administrator does it before the DAGs run."""
+    def runtime_ready(self, endpoint_url: str) -> str:
+        """The account's one-time set-up, as an administrator does it before the DAGs run; the Airflow role's ARN."""
         from pawflow.account_setup import set_up_account
 
         self._aws_endpoint = endpoint_url
         arns = set_up_account(self._client("iam"), self._client("sts"))
         print(f"   local AWS runtime on {endpoint_url}; account set up: " + ", ".join(arns.values()))
+        print(f"   Airflow works as {arns['AirflowRoleArn']}: every call it makes is judged by IAM")
+        return arns["AirflowRoleArn"]
 
     def airflow_ready(self, airflow: AirflowEnvironment, client: AirflowApiClient) -> None:
         print(f"   Airflow {airflow.base_url}: api-server, scheduler, dag-processor, triggerer healthy; "
@@ -249,6 +255,8 @@ class PipelineStory:
         self.phase("a dog picture through the Lambda")
         if ok:
             self._predict_sample()
+        self.phase("least privilege, measured")
+        self._least_privilege()
         if self._phase_name:
             self.phases[self._phase_name] = time.monotonic() - self._phase_started
             self._phase_name = None
@@ -277,6 +285,35 @@ class PipelineStory:
             print(f"     {prediction['label']:<32} {prediction['probability']:.3f}")
         ordered = sorted(self.report["latencies_ms"])
         print(f"   {LATENCY_REQUESTS} invokes through the Lambda: p50 {ordered[len(ordered) // 2]:.0f} ms")
+
+    def _least_privilege(self) -> None:
+        """What IAM judged during the run, and how much of each shipped policy the run used."""
+        from local_aws.iam.judgement_log import JUDGEMENTS_FILE
+        from local_aws.iam.usage_report import policy_usage, read_judgements, render
+
+        log = self.out / "local-aws" / JUDGEMENTS_FILE
+        if not log.exists():
+            print("   no call was judged (the runtime's judgement log is missing)")
+            return
+        judgements = list(read_judgements(log))
+        by_identity: dict[str, int] = {}
+        for record in judgements:
+            role = record.get("identity", "").split("/")[1] if "/" in record.get("identity", "") else "?"
+            by_identity[role] = by_identity.get(role, 0) + 1
+        denied = [r for r in judgements if r.get("outcome") != "allowed"]
+        print(f"   {len(judgements)} calls judged by IAM: " + ", ".join(f"{n} as {role}" for role, n in
+                                                                      sorted(by_identity.items())))
+        for record in denied:
+            print(f"   denied: {record.get('action')} on {record.get('resource')} to {record.get('identity')}")
+        usages = [policy_usage(path.name, json.loads(path.read_text()), judgements)
+                  for path in (IAM_DIR / name for name in SHIPPED_POLICIES)]
+        for usage in usages:
+            unused = ", ".join(f"{row.action} ({row.statement})" for row in usage.unused) or "none"
+            print(f"   {usage.name}: {len(usage.rows) - len(usage.unused)} of {len(usage.rows)} actions used; "
+                  f"unused: {unused}")
+        report = self.out / "iam-usage.txt"
+        report.write_text(render(usages, len(judgements), {r.get("identity", "") for r in judgements}) + "\n")
+        print(f"   the whole table: {report}")
 
     def _function_name(self) -> str:
         return "dog-breed-classifier"
