@@ -329,6 +329,41 @@ def install_authorization(authorize: Any) -> None:
     ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = s3
 
 
+def select_operations_as_aws() -> None:
+    """Have moto pick a request's operation as AWS does: by ``X-Amz-Target`` for the JSON protocol, by method and
+    path for the REST protocols, by ``Action`` only for the query protocol.
+
+    moto's ``BaseResponse._get_action`` reads an ``Action`` query parameter (or a form-looking body) first, so a
+    SageMaker call whose target is ListEndpoints but whose URL carries ``?Action=ListModels`` would run
+    ListModels, and a Lambda ``GET /functions/?Action=ListLayers`` ListLayers. Idempotent.
+    """
+    if getattr(BaseResponse._get_action, "_as_aws", False):
+        return
+    moto_get_action = BaseResponse._get_action
+
+    def get_action(self: Any) -> str:
+        target = self.headers.get("X-Amz-Target") or self.headers.get("x-amz-target")
+        if target:
+            return target.split(".")[-1]
+        if _protocol_of(self.boto3_service_name) in ("rest-json", "rest-xml"):
+            operation = self._get_action_from_method_and_request_uri(self.normalized_request)
+            if operation:
+                return operation
+        return moto_get_action(self)
+
+    get_action._as_aws = True
+    BaseResponse._get_action = get_action
+
+
+def _protocol_of(service_name: str) -> str:
+    from moto.core.responses import get_service_model
+
+    try:
+        return get_service_model(service_name).protocol
+    except Exception:  # a service botocore does not describe: moto's own rules apply
+        return ""
+
+
 def uninstall_authorization() -> None:
     """moto's own (inactive by default) authorization back in place."""
     from moto.core.authorization import ActionAuthenticatorMixin
