@@ -97,10 +97,6 @@ class LocalLambdaBackend(LambdaBackend):
         self._layers._layers = layers
 
     # -- the execution role ---------------------------------------------------------------------------------------
-    def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
-        self._require_assumable(spec.get("Role"))
-        return super().create_function(spec)
-
     def _require_assumable(self, role_arn: Any) -> None:
         """Lambda refuses a role it cannot assume: missing, or not trusting ``lambda.amazonaws.com``.
 
@@ -299,6 +295,7 @@ class LocalLambdaBackend(LambdaBackend):
             self.runtime.retire(self.account_id, self.region_name, fn.function_name)
 
     def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
+        self._require_assumable(spec.get("Role"))
         check_deployment_package(spec.get("Code") or {}, self.account_id)
         return super().create_function(spec)
 
