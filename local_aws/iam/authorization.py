@@ -115,6 +115,10 @@ class Authorizer:
         logger.info("Denied %s on %s to %s", denied.authorization.action, denied.authorization.resource, identity.arn)
         return denied.message
 
+    def record(self, identity: Identity, operation: str, verdict: Verdict) -> None:
+        """Record a judgement made outside a request (a service acting as a role), as a call's is recorded."""
+        self._record(identity, operation, verdict)
+
     def _record(self, identity: Identity, operation: str, verdict: Verdict) -> None:
         authorization: Authorization = verdict.authorization
         self.log.record(identity.arn, operation, authorization.action, authorization.resource,
