@@ -261,6 +261,24 @@ def put_log_events(region: str, group: str, stream: str, events: list[dict[str, 
         backend.put_log_events(group, stream, events)
 
 
+def log_group_exists(region: str, group: str, account_id: str = ACCOUNT_ID) -> bool:
+    return group in logs_backend(region, account_id).groups
+
+
+def function_policy(function_arn: str) -> dict[str, Any] | None:
+    """The resource-based policy (AddPermission's statements) of the Lambda function or version ``function_arn``
+    names, as a policy document; None when it has none or the function does not exist."""
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        return None
+    try:
+        fn = lambda_backends[parts[4]][parts[3]].get_function(function_arn)
+    except Exception:  # moto's not-found errors: the call itself answers them
+        return None
+    statements = list(getattr(getattr(fn, "policy", None), "statements", None) or [])
+    return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]} if statements else None
+
+
 def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
     """Record CloudWatch data points, in the shape PutMetricData's request takes."""
     cloudwatch_backend(region, account_id).put_metric_data(namespace, metric_data)
