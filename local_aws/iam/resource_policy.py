@@ -21,6 +21,7 @@ from typing import Any, Callable
 from local_aws.iam.action_catalog import PARTITION, Authorization
 from local_aws.iam.identities import Identity
 from local_aws.iam.judgement import Verdict, judge
+from local_aws.iam.judgement_log import document_digest
 from local_aws.iam.policy_evaluation import EvalDecision, evaluate
 
 FUNCTION_POLICY = "function policy"
@@ -72,8 +73,10 @@ def _combined(identity: Identity, authorization: Authorization, identity_verdict
             if limit is not None:
                 return limit
         index, sid = deciding
+        part = {"kind": "resource policy", "policy": policy_name, "sid": sid, "statement": index, "effect": "Allow",
+                "digest": document_digest(resource_policy)}
         return Verdict(authorization, True, EvalDecision.ALLOWED.value, policy=policy_name, sid=sid,
-                       statement_index=index)
+                       statement_index=index, allowed_by=(part,))
     return identity_verdict
 
 
