@@ -529,6 +529,17 @@ def role_record(account_id: str, role_name: str) -> Any | None:
     return None
 
 
+def ensure_service_linked_role(account_id: str, aws_service: str, role_name: str) -> None:
+    """Create a service-linked role (path ``/aws-service-role/<service>/``, trusting the service) unless it exists."""
+    if role_record(account_id, role_name) is not None:
+        return
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": aws_service},
+                                                     "Action": "sts:AssumeRole"}]}
+    iam_backends[account_id]["aws"].create_role(
+        role_name, json.dumps(trust), f"/aws-service-role/{aws_service}/", None, "", [], None,
+        linked_service=aws_service)
+
+
 def user_record(account_id: str, user_name: str) -> Any | None:
     return iam_backends[account_id]["aws"].users.get(user_name)
 

@@ -45,6 +45,9 @@ class MotoRecords(RecordLookup):
         role = moto_seam.role_record(account_id, role_name)
         return role.path if role is not None else "/"
 
+    def role_exists(self, account_id: str, role_name: str) -> bool:
+        return moto_seam.role_record(account_id, role_name) is not None
+
     def permissions_boundary(self, account_id: str, kind: str, name: str) -> str | None:
         record = (moto_seam.role_record if kind == "role" else moto_seam.user_record)(account_id, name)
         return getattr(record, "permissions_boundary_arn", None) or None
