@@ -33,6 +33,7 @@ import boto3
 from botocore.config import Config
 
 from benchmarks.machine import describe_machine
+from benchmarks.sagemaker_role import create_sagemaker_role
 from local_aws.server import ServerProcess
 
 HANDLER = """
@@ -137,9 +138,7 @@ def bench_scale_out(client, period: float) -> dict[str, float]:
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="m.tar.gz", Body=archive("tar", {"code/inference.py": INFERENCE}))
-    role = client("iam").create_role(RoleName="bench-sagemaker", AssumeRolePolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                 "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
+    role = create_sagemaker_role(client("iam"))
     sagemaker.create_model(ModelName="bench", ExecutionRoleArn=role,
                            PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/m.tar.gz",
                                              "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})

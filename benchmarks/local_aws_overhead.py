@@ -28,6 +28,7 @@ from pathlib import Path
 import boto3
 
 from benchmarks.machine import describe_machine
+from benchmarks.sagemaker_role import create_sagemaker_role
 from local_aws.server import LocalAWSServer
 from pawflow.sample_data import generate_dog_images
 
@@ -82,9 +83,7 @@ def main() -> None:
             return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         s3, sagemaker, runtime = client("s3"), client("sagemaker"), client("sagemaker-runtime")
-        role = client("iam").create_role(RoleName="bench-sagemaker", AssumeRolePolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
+        role = create_sagemaker_role(client("iam"))
         s3.create_bucket(Bucket="bench")
         s3.put_object(Bucket="bench", Key="code.tar.gz", Body=tar_gz({"empty.py": EMPTY_SCRIPT}))
         s3.put_object(Bucket="bench", Key="data/x", Body=b"1")

@@ -261,6 +261,24 @@ def put_log_events(region: str, group: str, stream: str, events: list[dict[str, 
         backend.put_log_events(group, stream, events)
 
 
+def log_group_exists(region: str, group: str, account_id: str = ACCOUNT_ID) -> bool:
+    return group in logs_backend(region, account_id).groups
+
+
+def function_policy(function_arn: str) -> dict[str, Any] | None:
+    """The resource-based policy (AddPermission's statements) of the Lambda function or version ``function_arn``
+    names, as a policy document; None when it has none or the function does not exist."""
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        return None
+    try:
+        fn = lambda_backends[parts[4]][parts[3]].get_function(function_arn)
+    except Exception:  # moto's not-found errors: the call itself answers them
+        return None
+    statements = list(getattr(getattr(fn, "policy", None), "statements", None) or [])
+    return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]} if statements else None
+
+
 def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
     """Record CloudWatch data points, in the shape PutMetricData's request takes."""
     cloudwatch_backend(region, account_id).put_metric_data(namespace, metric_data)
@@ -327,6 +345,41 @@ def install_authorization(authorize: Any) -> None:
 
     ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = normal
     ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = s3
+
+
+def select_operations_as_aws() -> None:
+    """Have moto pick a request's operation as AWS does: by ``X-Amz-Target`` for the JSON protocol, by method and
+    path for the REST protocols, by ``Action`` only for the query protocol.
+
+    moto's ``BaseResponse._get_action`` reads an ``Action`` query parameter (or a form-looking body) first, so a
+    SageMaker call whose target is ListEndpoints but whose URL carries ``?Action=ListModels`` would run
+    ListModels, and a Lambda ``GET /functions/?Action=ListLayers`` ListLayers. Idempotent.
+    """
+    if getattr(BaseResponse._get_action, "_as_aws", False):
+        return
+    moto_get_action = BaseResponse._get_action
+
+    def get_action(self: Any) -> str:
+        target = self.headers.get("X-Amz-Target") or self.headers.get("x-amz-target")
+        if target:
+            return target.split(".")[-1]
+        if _protocol_of(self.boto3_service_name) in ("rest-json", "rest-xml"):
+            operation = self._get_action_from_method_and_request_uri(self.normalized_request)
+            if operation:
+                return operation
+        return moto_get_action(self)
+
+    get_action._as_aws = True
+    BaseResponse._get_action = get_action
+
+
+def _protocol_of(service_name: str) -> str:
+    from moto.core.responses import get_service_model
+
+    try:
+        return get_service_model(service_name).protocol
+    except Exception:  # a service botocore does not describe: moto's own rules apply
+        return ""
 
 
 def uninstall_authorization() -> None:
@@ -474,6 +527,17 @@ def role_record(account_id: str, role_name: str) -> Any | None:
         if role.name == role_name:
             return role
     return None
+
+
+def ensure_service_linked_role(account_id: str, aws_service: str, role_name: str) -> None:
+    """Create a service-linked role (path ``/aws-service-role/<service>/``, trusting the service) unless it exists."""
+    if role_record(account_id, role_name) is not None:
+        return
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": aws_service},
+                                                     "Action": "sts:AssumeRole"}]}
+    iam_backends[account_id]["aws"].create_role(
+        role_name, json.dumps(trust), f"/aws-service-role/{aws_service}/", None, "", [], None,
+        linked_service=aws_service)
 
 
 def user_record(account_id: str, user_name: str) -> Any | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from local_aws.iam.service_access import ServiceAccess
 from local_aws.processes import ProcessSupervisor
 from local_aws.sagemaker.endpoints import EndpointManager
 from local_aws.sagemaker.training import TrainingScheduler
@@ -73,10 +74,18 @@ class LocalRuntime:
         self.tuning = Tuner(self.training)
         self.endpoints = EndpointManager(config.state_dir, self.supervisor, pass_env=config.security.pass_env)
         self.components: dict[str, Component] = {}
+        # What the services do with execution roles is judged once IAM enforcement is installed.
+        self.service_access: ServiceAccess | None = None
 
     def register(self, name: str, component: "Component") -> None:
         """Keep a service's live part (e.g. Lambda workers, an autoscaler); it is shut down with the runtime."""
         self.components[name] = component
+
+    def set_service_access(self, access: ServiceAccess) -> None:
+        """Judge (and record) what training jobs, endpoints and functions do with their execution roles."""
+        self.service_access = access
+        self.training.service_access = access
+        self.endpoints.service_access = access
 
     def set_endpoint_url(self, url: str) -> None:
         self.config.endpoint_url = url

@@ -123,6 +123,7 @@ class LocalAWSServer:
         self.runtime = LocalRuntime(self.config)
         self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
         self.gateway = Gateway(moto_seam.dispatcher_app())
+        moto_seam.select_operations_as_aws()
         RequestOriginPolicy(self.config.security, self.host).install(self.gateway)
         for extension in self.extensions:
             extension.install(self)

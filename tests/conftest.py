@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.execution_roles import create_sagemaker_role as create_role
 
 
 @pytest.fixture(scope="session")
@@ -28,19 +29,10 @@ def wait_until() -> Callable[..., Any]:
     return wait
 
 
-SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
 @pytest.fixture(scope="session")
 def create_sagemaker_role() -> Callable[..., str]:
-    """Create a SageMaker execution role (trusting ``sagemaker.amazonaws.com``) through an IAM client, unless it
-    exists; return its ARN. SageMaker refuses a role it cannot assume, as AWS does."""
-
-    def create(iam: Any, name: str = "SageMakerRole") -> str:
-        try:
-            return iam.get_role(RoleName=name)["Role"]["Arn"]
-        except iam.exceptions.NoSuchEntityException:
-            return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]["Arn"]
-
-    return create
+    """Create a SageMaker execution role (trusting ``sagemaker.amazonaws.com``, allowed to read and write S3, pull
+    images and write SageMaker's logs) through an IAM client, unless it exists; return its ARN. SageMaker refuses a
+    role it cannot assume, and a job or endpoint whose role may not do what SageMaker does with it fails, as on AWS.
+    """
+    return create_role

@@ -14,11 +14,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from local_aws.applicationautoscaling.target_tracking import HIGH_DATAPOINTS, LOW_DATAPOINTS, LOW_THRESHOLD_RATIO
+from local_aws.iam.action_catalog import service_linked_role
 from local_aws.moto_seam import (
     ApplicationAutoscalingBackend,
     FakeApplicationAutoscalingPolicy,
     JsonRESTError,
     cloudwatch_backend,
+    ensure_service_linked_role,
     sagemaker_backend,
 )
 from local_aws.moto_seam import AutoScalingValidationException as AWSValidationException
@@ -103,8 +105,12 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
                 if low < 1:
                     raise AWSValidationException(
                         f"Minimum capacity {low} is not supported for SageMaker variants: the minimum is 1")
-            return super().register_scalable_target(namespace, r_id, dimension, min_capacity, max_capacity,
-                                                    role_arn, suspended_state)
+            target = super().register_scalable_target(namespace, r_id, dimension, min_capacity, max_capacity,
+                                                      role_arn, suspended_state)
+            linked = service_linked_role("application-autoscaling", "RegisterScalableTarget", namespace)
+            if linked is not None and not role_arn:
+                ensure_service_linked_role(self.account_id, *linked)  # as AWS creates it on first use
+            return target
 
     def deregister_scalable_target(self, namespace: str, r_id: str, dimension: str) -> None:
         with self.lock:

@@ -21,7 +21,7 @@ class LambdaExtension:
     def resume(self, server: "LocalAWSServer") -> None:
         """Start the runtime once the server's URL (the functions' AWS endpoint) is known."""
         start_lambda_runtime(server.state_dir, server.endpoint_url, server.runtime.supervisor,
-                             server.config.security.pass_env)
+                             server.config.security.pass_env, service_access=server.runtime.service_access)
 
     def uninstall(self, server: "LocalAWSServer") -> None:
         stop_lambda_runtime()

@@ -5,6 +5,7 @@
 provisioned-concurrency configurations and GetAccountSettings.
 """
 
+import functools
 import json
 import logging
 import random
@@ -28,10 +29,8 @@ from local_aws.awslambda.exceptions import (
 )
 from local_aws.awslambda.package import check_deployment_package
 from local_aws.awslambda.runtime import FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
-from local_aws.iam.action_catalog import Authorization
-from local_aws.iam.identities import role_session_identity
-from local_aws.iam.judgement import judge
 from local_aws.iam.role_sessions import Credentials, assume_service_role
+from local_aws.iam.service_access import LAMBDA_SERVICE, WRITE_LOGS, RoleSession, ServiceAccess
 from local_aws.iam.trust_policy import LAMBDA, service_can_assume
 from local_aws.moto_seam import (
     ARN_PARTITION_REGEX,
@@ -390,25 +389,22 @@ def issue_role_credentials(spec: FunctionSpec) -> Credentials:
     return assume_service_role(spec.account_id, spec.region, spec.role_arn, spec.function_name)
 
 
-def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[int, str]]) -> None:
+def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[int, str]],
+                        service_access: ServiceAccess | None = None) -> None:
     """Put log events into ``/aws/lambda/<name>`` in moto's CloudWatch Logs backend, as the execution role.
 
     As in AWS, the events are dropped when the role may not create the log group (if missing) and stream and put
-    events in it: a function without logging rights runs but leaves no logs.
+    events in it: a function without logging rights runs but leaves no logs. The judgement is the role's session
+    (named after the function), recorded as ``lambda-service:WriteLogs`` when ``service_access`` records.
     """
     logs = logs_backend(spec.region, spec.account_id)
     group_name = f"/aws/lambda/{spec.function_name}"
-    group_arn = f"arn:aws:logs:{spec.region}:{spec.account_id}:log-group:{group_name}"
-    stream_arn = f"{group_arn}:log-stream:{stream_name}"
-    identity = role_session_identity(spec.account_id, spec.role_arn, spec.function_name)
+    role = RoleSession(spec.account_id, spec.region, spec.role_arn, spec.function_name)
     with _LOG_LOCK:
-        needed = [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
-        if group_name not in logs.groups:
-            needed.insert(0, ("logs:CreateLogGroup", group_arn))
-        verdicts = judge(identity, [Authorization(action, resource) for action, resource in needed], {})
-        denied = [verdict for verdict in verdicts if not verdict.allowed]
-        if denied:
-            logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denied[0].message)
+        denied = (service_access or ServiceAccess()).write_logs(role, f"{LAMBDA_SERVICE}:{WRITE_LOGS}", group_name,
+                                                                stream_name)
+        if denied is not None:
+            logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denied.message)
             return
         logs.ensure_log_group(group_name)
         if stream_name not in logs.groups[group_name].streams:
@@ -417,9 +413,14 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
 
 
 def start_lambda_runtime(state_dir: Path, endpoint_url: str, supervisor: ProcessSupervisor,
-                         pass_env: tuple[str, ...] = (), idle_seconds: float = 600.0) -> LambdaRuntime:
-    """Create the process's Lambda runtime and attach it to the backend class (call once at server start)."""
-    runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials, write_function_logs, supervisor,
+                         pass_env: tuple[str, ...] = (), idle_seconds: float = 600.0,
+                         service_access: ServiceAccess | None = None) -> LambdaRuntime:
+    """Create the process's Lambda runtime and attach it to the backend class (call once at server start).
+
+    ``service_access`` judges and records the runtime's log writes as each function's role.
+    """
+    runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials,
+                            functools.partial(write_function_logs, service_access=service_access), supervisor,
                             idle_seconds=idle_seconds, pass_env=pass_env)
     LocalLambdaBackend.runtime = runtime
     for _, _, backend in list(lambda_backends.iter_backends()):

@@ -110,6 +110,7 @@ class _Privilege:
     name: str
     resource_types: tuple[tuple[str, bool], ...]  # (type, required)
     condition_keys: tuple[str, ...]
+    dependent_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def _definitions() -> dict[str, _ServiceDefinition]:
             types = tuple((item["resource_type"].rstrip("*"), item["resource_type"].endswith("*"))
                           for item in privilege["resource_types"] if item["resource_type"])
             keys = tuple(key for item in privilege["resource_types"] for key in item["condition_keys"])
-            privileges[privilege["privilege"].lower()] = _Privilege(privilege["privilege"], types, keys)
+            dependent = tuple(action for item in privilege["resource_types"] for action in item["dependent_actions"])
+            privileges[privilege["privilege"].lower()] = _Privilege(privilege["privilege"], types, keys, dependent)
         arns = {resource["resource"]: resource["arn"] for resource in service["resources"]}
         found[service["prefix"]] = _ServiceDefinition(service["prefix"], privileges, arns)
     return found
@@ -170,7 +172,9 @@ def authorizations(call: OperationCall, lookup: "RecordLookup") -> list[Authoriz
         context = dict(request_context)
         context.update({f"aws:ResourceTag/{k}": v for k, v in (lookup.resource_tags(resource) or {}).items()})
         found.append(Authorization(action, resource, context))
+    found.extend(_tag_on_create(privilege, call, found, request_context))
     found.extend(_passed_roles(call))
+    found.extend(_service_linked_role(call, lookup))
     return found
 
 
@@ -179,6 +183,9 @@ class RecordLookup:
 
     def role_path(self, account_id: str, role_name: str) -> str:
         return "/"
+
+    def role_exists(self, account_id: str, role_name: str) -> bool:
+        return False
 
     def permissions_boundary(self, account_id: str, kind: str, name: str) -> str | None:
         return None
@@ -311,6 +318,40 @@ def _permissions_boundary(call: OperationCall, lookup: RecordLookup) -> str | No
         if isinstance(name, str):
             return lookup.permissions_boundary(call.account_id, kind.lower(), name)
     return None
+
+
+def _tag_on_create(privilege: _Privilege, call: OperationCall, needed: list[Authorization],
+                   request_context: dict[str, Any]) -> list[Authorization]:
+    """A create call carrying ``Tags`` also needs the service's tagging action on the new resource (IAM's dependent
+    action, e.g. ``sagemaker:AddTags`` for CreateTrainingJob), as AWS checks it; without tags it does not."""
+    tagging = [action for action in privilege.dependent_actions if action.endswith((":AddTags", ":TagResource"))]
+    if not tagging or not call.params.get("Tags") or not needed:
+        return []
+    return [Authorization(tagging[0], needed[0].resource, dict(request_context), kind="TagOnCreate")]
+
+
+# Service-linked roles a service creates in the account on its first use, which needs iam:CreateServiceLinkedRole.
+SERVICE_LINKED_ROLES = {
+    ("application-autoscaling", "RegisterScalableTarget", "sagemaker"): (
+        "sagemaker.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"),
+}
+
+
+def service_linked_role(service: str, operation: str, namespace: Any) -> tuple[str, str] | None:
+    """(AWS service name, role name) of the service-linked role the call creates when missing, or None."""
+    return SERVICE_LINKED_ROLES.get((service, operation, namespace))
+
+
+def _service_linked_role(call: OperationCall, lookup: RecordLookup) -> list[Authorization]:
+    """Application Auto Scaling's first RegisterScalableTarget of a namespace creates its service-linked role, so
+    the caller needs iam:CreateServiceLinkedRole then (and not once the role exists), unless it passes RoleARN."""
+    linked = service_linked_role(call.service, call.operation, call.params.get("ServiceNamespace"))
+    if linked is None or call.params.get("RoleARN") or lookup.role_exists(call.account_id, linked[1]):
+        return []
+    aws_service, role_name = linked
+    arn = f"arn:{PARTITION}:iam::{call.account_id}:role/aws-service-role/{aws_service}/{role_name}"
+    return [Authorization("iam:CreateServiceLinkedRole", arn, {"iam:AWSServiceName": aws_service},
+                          kind="ServiceLinkedRole")]
 
 
 def _passed_roles(call: OperationCall) -> list[Authorization]:

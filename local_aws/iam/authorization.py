@@ -8,8 +8,9 @@ with their parsed operation.
 The signer is the verified principal the authentication filter leaves in the WSGI environ
 (``local_aws.principal``), else the access key id of the request's signature (Authorization header or presigned
 query). Credentials the runtime issued (role sessions, IAM users' keys) are judged; any other key is the runtime's
-administrator and is not. A denied call gets AWS's AccessDenied error in its protocol's shape; every judged call is
-appended to the judgement log.
+administrator and is not. A call on a Lambda function is judged with the function's policy too
+(``resource_policy``). A denied call gets AWS's AccessDenied error in its protocol's shape; every judged call is
+appended to the judgement log, as are the service's own uses of execution roles (``service_access``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from local_aws.iam.action_catalog import Authorization, OperationCall, RecordLoo
 from local_aws.iam.identities import Identity, resolve_identity
 from local_aws.iam.judgement import Verdict, judge
 from local_aws.iam.judgement_log import JudgementLog
+from local_aws.iam.resource_policy import judge_with_resource_policy
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +45,21 @@ class MotoRecords(RecordLookup):
         role = moto_seam.role_record(account_id, role_name)
         return role.path if role is not None else "/"
 
+    def role_exists(self, account_id: str, role_name: str) -> bool:
+        return moto_seam.role_record(account_id, role_name) is not None
+
     def permissions_boundary(self, account_id: str, kind: str, name: str) -> str | None:
         record = (moto_seam.role_record if kind == "role" else moto_seam.user_record)(account_id, name)
         return getattr(record, "permissions_boundary_arn", None) or None
 
     def resource_tags(self, arn: str) -> dict[str, str] | None:
         return moto_seam.resource_tags(arn)
+
+    def resource_policy(self, call: OperationCall, needed: list[Authorization]) -> dict[str, Any] | None:
+        """The resource-based policy judged with the caller's: a Lambda function's (AddPermission's statements)."""
+        if call.service != "lambda" or not needed or ":function:" not in needed[0].resource:
+            return None
+        return moto_seam.function_policy(needed[0].resource)
 
 
 class Authorizer:
@@ -105,7 +116,12 @@ class Authorizer:
             role = moto_seam.role_record(call.account_id, needed[0].resource.rsplit("/", 1)[-1])
             trust = role.assume_role_policy_document if role is not None else {"Statement": []}
         shown = (lambda resource: f'"{resource}"') if call.service == "s3" else (lambda resource: resource)
-        verdicts = judge(identity, needed, _request_context(environ, call.region), shown, trust)
+        resource_policy = self.records.resource_policy(call, needed)
+        if resource_policy is None:
+            verdicts = judge(identity, needed, _request_context(environ, call.region), shown, trust)
+        else:
+            verdicts = judge_with_resource_policy(identity, needed, _request_context(environ, call.region),
+                                                  resource_policy, shown)
         for verdict in verdicts:
             self._record(identity, operation, verdict)
         denied = next((v for v in verdicts if not v.allowed), None)
@@ -113,6 +129,10 @@ class Authorizer:
             return None
         logger.info("Denied %s on %s to %s", denied.authorization.action, denied.authorization.resource, identity.arn)
         return denied.message
+
+    def record(self, identity: Identity, operation: str, verdict: Verdict) -> None:
+        """Record a judgement made outside a request (a service acting as a role), as a call's is recorded."""
+        self._record(identity, operation, verdict)
 
     def _record(self, identity: Identity, operation: str, verdict: Verdict) -> None:
         authorization: Authorization = verdict.authorization

@@ -10,6 +10,7 @@ from local_aws.health import HEALTH_PATH, health
 from local_aws.iam.authentication import Authentication
 from local_aws.iam.authorization import Authorizer
 from local_aws.iam.judgement_log import JUDGEMENTS_FILE, JudgementLog
+from local_aws.iam.service_access import ServiceAccess
 
 if TYPE_CHECKING:
     from local_aws.server import LocalAWSServer
@@ -30,7 +31,8 @@ class AuthenticationExtension:
 
 
 class IAMEnforcementExtension:
-    """Calls signed with runtime-issued credentials are allowed or denied as AWS would, and recorded."""
+    """Calls signed with runtime-issued credentials are allowed or denied as AWS would, and recorded; so is what
+    the services themselves do with execution roles."""
 
     def __init__(self) -> None:
         self.authorizer: Authorizer | None = None
@@ -39,6 +41,7 @@ class IAMEnforcementExtension:
         moto_seam.load_aws_managed_policies()
         self.authorizer = Authorizer(JudgementLog(server.state_dir / JUDGEMENTS_FILE))
         server.authorizer = self.authorizer
+        server.runtime.set_service_access(ServiceAccess(self.authorizer))
         moto_seam.install_authorization(self.authorizer)
 
     def resume(self, server: "LocalAWSServer") -> None:

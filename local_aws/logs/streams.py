@@ -1,4 +1,4 @@
-"""Writing lines to CloudWatch Logs streams (moto's logs backend, in process, serialised)."""
+"""Writing lines to CloudWatch Logs streams (moto's logs backend, in process, serialised), or dropping them."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ class LogStreamWriter:
         with self._lock:
             for start in range(0, len(events), _BATCH):
                 moto_seam.put_log_events(self.region, self.group, self.stream, events[start:start + _BATCH], self.account_id)
+
+
+class DroppedLogStream:
+    """A stream the execution role may not write: its lines are dropped, as AWS drops a container's logs then."""
+
+    def __init__(self, group: str, stream: str) -> None:
+        self.group = group
+        self.stream = stream
+
+    def write(self, *lines: str) -> None:
+        """Nothing is written."""

@@ -2,7 +2,10 @@
 
 ``EndpointManager.deploy`` fetches each variant's ``ModelDataUrl``, unpacks it and starts
 ``CurrentInstanceCount`` serving workers (``local_aws.sagemaker.serving_worker``); the endpoint turns
-InService only once every worker has loaded the model, Failed (with the loader's error) otherwise. Each
+InService only once every worker has loaded the model, Failed (with the loader's error) otherwise. Reading the
+model data, pulling the image and writing the logs are judged first as the model's execution role (session
+``SageMaker``, ``local_aws.iam.service_access``): a denied download or pull fails the endpoint with SageMaker's
+FailureReason; a log stream the role may not write is dropped. Each
 deployment unpacks its models under ``<state-dir>/sagemaker/endpoints/<digest of the endpoint ARN>/<token>/
 variant-<n>/model``: no folder is named after a request string.
 ``update`` brings the new config up beside the old one and swaps when it is ready, so no request is
@@ -28,11 +31,15 @@ from typing import Any
 from local_aws import moto_seam
 from local_aws.archives import ArchiveRefused, unpack_tar
 from local_aws.child_environment import child_environment
+from local_aws.iam.judgement import Verdict
 from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, assume_service_role
-from local_aws.logs.streams import LogStreamWriter
+from local_aws.iam.service_access import (
+    DOWNLOAD_MODEL, SAGEMAKER_SERVICE, WRITE_LOGS, RoleSession, ServiceAccess,
+)
+from local_aws.logs.streams import DroppedLogStream, LogStreamWriter
 from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
-from local_aws.s3.objects import S3Objects
+from local_aws.s3.objects import S3Objects, parse_s3_uri
 from local_aws.sagemaker.serving_worker import LOAD_FAILED, MODEL_LATENCY_HEADER, READY
 from local_aws.sagemaker.training import REPO_ROOT, decode_hyperparameter
 from local_aws.state_paths import derived_name, ensure_inside
@@ -127,14 +134,15 @@ class VariantPool:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )
         worker = Worker(process, instance_id)
-        writer = LogStreamWriter(self.region, f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
-                                 f"{self.name}/{worker.instance_id}", self.account_id)
+        role = RoleSession(self.account_id, self.region, self.role_arn, SAGEMAKER_SESSION_NAME)
+        writer = self.manager.log_stream(role, f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+                                         f"{self.name}/{worker.instance_id}")
         threading.Thread(target=self._pump, args=(worker, process.stdout, writer, True), daemon=True).start()
         threading.Thread(target=self._pump, args=(worker, process.stderr, writer, False), daemon=True).start()
         return worker
 
     @staticmethod
-    def _pump(worker: Worker, stream: Any, writer: LogStreamWriter, watch: bool) -> None:
+    def _pump(worker: Worker, stream: Any, writer: LogStreamWriter | DroppedLogStream, watch: bool) -> None:
         for raw in stream:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if watch and line.startswith(READY):
@@ -222,6 +230,18 @@ class EndpointManager:
         self.pass_env = pass_env
         self._lock = threading.Lock()
         self._live: dict[tuple[str, str, str], Deployment] = {}
+        # Judges what SageMaker does with a model's role (set by the runtime once IAM enforcement is installed).
+        self.service_access: ServiceAccess | None = None
+
+    def judged(self, check: Any) -> Verdict | None:
+        """What SageMaker does with a model's role, judged as the role's session: the denial, or None."""
+        return None if self.service_access is None else check(self.service_access)
+
+    def log_stream(self, role: RoleSession, group: str, stream: str) -> LogStreamWriter | DroppedLogStream:
+        """An instance's log stream, written as the role; dropped when the role may not write it."""
+        denied = self.judged(lambda access: access.write_logs(role, f"{SAGEMAKER_SERVICE}:{WRITE_LOGS}", group, stream))
+        return DroppedLogStream(group, stream) if denied is not None else LogStreamWriter(role.region, group, stream,
+                                                                                          role.account_id)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def _background(self, name: str, target: Any, *args: Any) -> None:
@@ -281,11 +301,17 @@ class EndpointManager:
                 model_dir = ensure_inside(root / f"variant-{index}" / "model", self.endpoints_dir)
                 log.info("endpoint %s, config %s, variant %s: model unpacked in %s", endpoint.endpoint_name,
                          config.endpoint_config_name, variant["VariantName"], model_dir)
-                self._fetch_model(s3, container, model_dir)
+                role_arn = moto_seam.model_execution_role(backend, variant["ModelName"])
+                role = RoleSession(backend.account_id, backend.region_name, role_arn, SAGEMAKER_SESSION_NAME)
+                self._fetch_model(s3, container, model_dir, role)
+                if self.judged(lambda access: access.pull_image(role, container.get("Image") or "")) is not None:
+                    raise DeploymentFailed(
+                        f"Please make sure all images included in the model for the production variant "
+                        f"{variant['VariantName']} exist, and that the execution role used to create the model has "
+                        "permissions to access them.")
                 environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
                 pool = VariantPool(self, endpoint.endpoint_name, backend.region_name, backend.account_id,
-                                   variant, model_dir, environment,
-                                   moto_seam.model_execution_role(backend, variant["ModelName"]))
+                                   variant, model_dir, environment, role_arn)
                 pools[pool.name] = pool
                 pool.start_workers(int(variant.get("InitialInstanceCount", 1)))
         except BaseException:
@@ -294,19 +320,29 @@ class EndpointManager:
             raise
         return Deployment(config.endpoint_config_name, pools)
 
-    @staticmethod
-    def _fetch_model(s3: S3Objects, container: dict[str, Any], model_dir: Path) -> None:
+    def _fetch_model(self, s3: S3Objects, container: dict[str, Any], model_dir: Path, role: RoleSession) -> None:
         model_dir.mkdir(parents=True, exist_ok=True)
         url = container.get("ModelDataUrl")
         if not url:
             raise DeploymentFailed("local_aws serves models from ModelDataUrl (a model.tar.gz in S3): "
                                    "container images cannot run without Docker")
+        source = decode_hyperparameter((container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY"))
+        for uri in [url] + ([source] if isinstance(source, str) and source.startswith("s3://") else []):
+            try:
+                objects = [parse_s3_uri(uri)]
+            except ValueError:
+                continue  # read_uri below says what is wrong with it
+            if self.judged(lambda access: access.get_objects(role, f"{SAGEMAKER_SERVICE}:{DOWNLOAD_MODEL}",
+                                                             objects)) is not None:
+                raise DeploymentFailed(
+                    f"Failed to download model data for container \"container_1\" from URL: \"{uri}\". Please "
+                    "ensure that there is an object located at the URL and that the role passed to CreateModel has "
+                    "permissions to download the object.")
         try:
             archive = s3.read_uri(url)
         except (FileNotFoundError, ValueError) as error:
             raise DeploymentFailed(f"Failed to download model data from {url}: {error}") from error
         _extract(archive, model_dir, url)
-        source = decode_hyperparameter((container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY"))
         if isinstance(source, str) and source.startswith("s3://"):
             _extract(s3.read_uri(source), model_dir / "code", source)
 

@@ -16,6 +16,11 @@ A ``TrainingJobRunner`` owns one job from InProgress to Completed, Failed or Sto
 * Uploading: packs ``model/`` to ``<S3OutputPath>/<job>/output/model.tar.gz`` and ``output/data`` to
   ``output.tar.gz``; MetricDefinitions regexes over the log give FinalMetricDataList.
 
+What SageMaker itself does with the job's ``RoleArn`` (listing and reading the channels, reading the source
+tarball, pulling ``TrainingImage`` from ECR, writing the log streams, uploading the artifacts) is judged first as
+the role's ``SageMaker`` session (``local_aws.iam.service_access``): a denial fails the job with SageMaker's
+ClientError; a log stream the role may not write is dropped and the job runs on, as on AWS.
+
 StopTrainingJob and MaxRuntimeInSeconds send SIGTERM to every host (a grace period, then SIGKILL) and
 still upload what the model dir holds, as SageMaker does. Any exception in the runner fails the job
 with a reason: a job never stays InProgress.
@@ -40,8 +45,13 @@ from typing import Any
 
 from local_aws.archives import ArchiveRefused, pack_tar_gz, unpack_tar
 from local_aws.child_environment import child_environment
+from local_aws.iam.judgement import Verdict
 from local_aws.iam.role_sessions import SAGEMAKER_SESSION_NAME, Credentials, assume_service_role
-from local_aws.logs.streams import LogStreamWriter
+from local_aws.iam.service_access import (
+    DOWNLOAD_CODE, DOWNLOAD_DATA, SAGEMAKER_SERVICE, UPLOAD_ARTIFACTS, WRITE_LOGS, RoleSession, ServiceAccess,
+    denial_detail, ecr_image,
+)
+from local_aws.logs.streams import DroppedLogStream, LogStreamWriter
 from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects, join_key, parse_s3_uri, relative_key
@@ -89,6 +99,28 @@ class JobFailure(Exception):
     """A training job failed for a reason to report as its FailureReason."""
 
 
+def data_download_denied(verdict: Verdict) -> JobFailure:
+    return JobFailure(f"ClientError: Data download failed:Failed to download data. AccessDenied (403): "
+                      f"{denial_detail(verdict)}")
+
+
+def source_download_denied(source: str, verdict: Verdict) -> JobFailure:
+    """The training toolkit fails to fetch the source tarball with the role's credentials (HeadObject first)."""
+    return JobFailure(f"AlgorithmError: framework error: Failed to download {source}: An error occurred (403) when "
+                      f"calling the HeadObject operation: Forbidden ({denial_detail(verdict)})")
+
+
+def image_pull_denied(image_uri: str, verdict: Verdict) -> JobFailure:
+    image = ecr_image(image_uri)
+    return JobFailure("ClientError: Cannot pull algorithm container. Either the image does not exist or its "
+                      f"permissions are incorrect. Access denied for repository: {image.repository} in registry ID: "
+                      f"{image.registry}. {denial_detail(verdict)}")
+
+
+def artifact_upload_denied(verdict: Verdict) -> JobFailure:
+    return JobFailure(f"ClientError: Artifact upload failed:AccessDenied (403): {denial_detail(verdict)}")
+
+
 class JobInterrupted(Exception):
     """The job was stopped (StopTrainingJob) or ran out of time (MaxRuntimeInSeconds)."""
 
@@ -112,6 +144,7 @@ class TrainingJobRunner:
         self.account_id = account_id
         self.on_finished = on_finished
         self.s3 = S3Objects(account_id)
+        self.role = RoleSession(account_id, region, job.role_arn, SAGEMAKER_SESSION_NAME)
         self.job_dir = scheduler.jobs_dir / derived_name(job.arn)
         self.stop_requested = threading.Event()
         self.interrupt_status = ""
@@ -147,6 +180,11 @@ class TrainingJobRunner:
         self.job.training_job_status = status
         log.info("training job %s: %s (%s)", self.job.training_job_name, status, reason or secondary)
 
+    def judged(self, check: Callable[[ServiceAccess], Verdict | None]) -> Verdict | None:
+        """What SageMaker does with the job's role, judged as the role's session: the denial, or None."""
+        access = self.scheduler.service_access
+        return None if access is None else check(access)
+
     # --- the job ----------------------------------------------------------------------------------------
     def run(self) -> None:
         try:
@@ -177,6 +215,10 @@ class TrainingJobRunner:
         if self.stop_requested.is_set():
             self.finish("Stopped", "Stopped")
             return
+        image = self.job.algorithm_specification.get("TrainingImage") or ""
+        denied = self.judged(lambda access: access.pull_image(self.role, image))
+        if denied is not None:
+            raise image_pull_denied(image, denied)
         self.transition("Training")
         exit_codes = self.train(host_dirs)
         if self.interrupt_status and self.scheduler.closing:
@@ -243,6 +285,12 @@ class TrainingJobRunner:
             raise JobFailure(f"ClientError: channel {name}: only S3DataSource channels can be used locally")
         bucket, prefix = parse_s3_uri(source["S3Uri"])
         data_type = source.get("S3DataType", "S3Prefix")
+        operation = f"{SAGEMAKER_SERVICE}:{DOWNLOAD_DATA}"
+        listed = [(bucket, prefix)] if data_type == "ManifestFile" else []
+        denied = self.judged(lambda access: access.get_objects(self.role, operation, listed) if listed
+                             else access.list_bucket(self.role, operation, bucket, prefix))
+        if denied is not None:
+            raise data_download_denied(denied)
         if data_type == "S3Prefix":
             objects = [(bucket, key, relative_key(key, prefix)) for key, _ in self.s3.list(bucket, prefix)
                        if not key.endswith("/")]
@@ -255,6 +303,10 @@ class TrainingJobRunner:
                              "Please ensure that the bucket exists in the selected region (us-east-1), that objects exist "
                              "under that S3 prefix, and that the role has s3:ListBucket permissions on the bucket.")
         objects.sort(key=lambda item: item[1])
+        denied = self.judged(lambda access: access.get_objects(self.role, operation,
+                                                               [(obj_bucket, key) for obj_bucket, key, _ in objects]))
+        if denied is not None:
+            raise data_download_denied(denied)
         hosts = list(host_dirs)
         sharded = source.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
         placed = [(obj_bucket, key, self.channel_path(name, obj_bucket, key, rel)) for obj_bucket, key, rel in objects]
@@ -308,6 +360,10 @@ class TrainingJobRunner:
             raise JobFailure("ClientError: the hyperparameter sagemaker_submit_directory must point at the source "
                              "(an s3:// tar.gz or a local directory)")
         if source.startswith("s3://"):
+            denied = self.judged(lambda access: access.get_objects(self.role, f"{SAGEMAKER_SERVICE}:{DOWNLOAD_CODE}",
+                                                                   [parse_s3_uri(source)]))
+            if denied is not None:
+                raise source_download_denied(source, denied)
             archive = self.s3.read_uri(source)
             for base in host_dirs.values():
                 unpack_source_archive(archive, base / "code", source)
@@ -351,7 +407,7 @@ class TrainingJobRunner:
         epoch = int(time.time())
         credentials = assume_service_role(self.account_id, self.region, self.job.role_arn, SAGEMAKER_SESSION_NAME)
         for host, base in host_dirs.items():
-            writer = LogStreamWriter(self.region, LOG_GROUP, f"{self.job.training_job_name}/{host}-{epoch}", self.account_id)
+            writer = self.log_stream(f"{self.job.training_job_name}/{host}-{epoch}")
             process = self.scheduler.supervisor.spawn(
                 [sys.executable, "-m", "local_aws.sagemaker.container"],
                 env=self.host_env(base, hosts, master_port, credentials), cwd=str(base),
@@ -370,12 +426,20 @@ class TrainingJobRunner:
             self.scheduler.supervisor.release(host_process.process)
         return {hp.host: hp.process.returncode for hp in self.hosts}
 
+    def log_stream(self, stream: str) -> LogStreamWriter | DroppedLogStream:
+        """The host's CloudWatch Logs stream, written as the role; dropped when the role may not write it."""
+        denied = self.judged(lambda access: access.write_logs(self.role, f"{SAGEMAKER_SERVICE}:{WRITE_LOGS}",
+                                                              LOG_GROUP, stream))
+        if denied is not None:
+            return DroppedLogStream(LOG_GROUP, stream)
+        return LogStreamWriter(self.region, LOG_GROUP, stream, self.account_id)
+
     def lines(self) -> list[str]:
         """Every output line of every host so far."""
         with self._log_lock:
             return list(self.log_lines)
 
-    def pump(self, stream: Any, writer: LogStreamWriter, tail: deque) -> None:
+    def pump(self, stream: Any, writer: LogStreamWriter | DroppedLogStream, tail: deque) -> None:
         for raw in stream:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._log_lock:
@@ -432,8 +496,14 @@ class TrainingJobRunner:
         key_base = join_key(prefix, self.job.training_job_name, "output")
         # Hosts write into one artifact; the first host's files win, as rank 0 is the one that saves.
         ordered = list(reversed(list(host_dirs.values())))
-        self.s3.write(bucket, f"{key_base}/model.tar.gz", pack_tar_gz([base / "model" for base in ordered]))
-        self.s3.write(bucket, f"{key_base}/output.tar.gz", pack_tar_gz([base / "output" / "data" for base in ordered]))
+        for name, folders in (("model.tar.gz", [base / "model" for base in ordered]),
+                              ("output.tar.gz", [base / "output" / "data" for base in ordered])):
+            key = f"{key_base}/{name}"
+            denied = self.judged(lambda access: access.put_object(self.role, f"{SAGEMAKER_SERVICE}:{UPLOAD_ARTIFACTS}",
+                                                                  bucket, key))
+            if denied is not None:
+                raise artifact_upload_denied(denied)
+            self.s3.write(bucket, key, pack_tar_gz(folders))
 
     def report_metrics(self) -> None:
         definitions = self.job.algorithm_specification.get("MetricDefinitions") or []
@@ -469,6 +539,8 @@ class TrainingScheduler:
         self._runners: dict[tuple[str, str], TrainingJobRunner] = {}
         self._holding: set[int] = set()
         self.closing = False
+        # Judges what SageMaker does with a job's role (set by the runtime once IAM enforcement is installed).
+        self.service_access: ServiceAccess | None = None
 
     def submit(self, job: Any, region: str, account_id: str,
                on_finished: Callable[[Any, list[str]], None] | None = None) -> TrainingJobRunner:

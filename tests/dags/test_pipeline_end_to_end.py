@@ -71,6 +71,9 @@ def test_first_run_leaves_a_least_privilege_lambda_with_concurrency(runs, client
     assert concurrency["ProvisionedConcurrency"]["Status"] == "READY"
     target = first["xcom"]["autoscale_endpoint"]["ScalableTarget"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    # As on AWS, the first registration created Application Auto Scaling's role for SageMaker endpoints.
+    linked = client("iam").get_role(RoleName="AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")["Role"]
+    assert linked["Path"] == "/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
 
 
 def test_second_run_converges_without_reuploading_or_republishing(runs):

@@ -141,3 +141,32 @@ def test_an_s3_request_naming_two_sub_resources_is_unmapped():
         s3_action("GET", BUCKET, frozenset({"tagging", "acl"}))
 
     assert "names more than one sub-resource" in error.value.message
+
+
+def test_a_create_call_with_tags_also_needs_the_tagging_action_on_the_new_resource():
+    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/j"
+    tagged = judged("sagemaker", "CreateTrainingJob", {"TrainingJobName": "j", "Tags": [{"Key": "k", "Value": "v"}]})
+    untagged = judged("sagemaker", "CreateTrainingJob", {"TrainingJobName": "j"})
+
+    assert ("sagemaker:AddTags", job) in tagged
+    assert ("sagemaker:AddTags", job) not in untagged
+
+
+class _ExistingRoles(RecordLookup):
+    def role_exists(self, account_id: str, role_name: str) -> bool:
+        return True
+
+
+def test_the_first_sagemaker_scalable_target_needs_to_create_the_service_linked_role():
+    params = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/e/variant/v",
+              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+    call = OperationCall("application-autoscaling", "RegisterScalableTarget", params, REGION, ACCOUNT)
+    first = authorizations(call, RecordLookup())
+    later = authorizations(call, _ExistingRoles())
+
+    linked = [a for a in first if a.action == "iam:CreateServiceLinkedRole"]
+    assert [(a.resource, a.context) for a in linked] == [(
+        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+        {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"})]
+    assert not [a for a in later if a.action == "iam:CreateServiceLinkedRole"]

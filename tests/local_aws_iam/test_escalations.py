@@ -49,7 +49,8 @@ def attacker(aws):
     suffix = uuid.uuid4().hex[:6]
     role = f"pipeline-lambda-{suffix}"
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}))
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
+        *LAMBDA_TRUST["Statement"]]}))
     iam.put_role_policy(RoleName=role, PolicyName="least-privilege", PolicyDocument=json.dumps(LEAST_PRIVILEGE))
     admin = f"admin-{suffix}"
     iam.create_role(RoleName=admin, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))

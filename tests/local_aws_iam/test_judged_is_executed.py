@@ -150,7 +150,7 @@ def json_protocol_requests(draw):
 
 @PROPERTY
 @given(json_protocol_requests())
-def test_json_protocol_calls_are_judged_as_the_operation_executed(server, nobody, json_request):
+def test_json_protocol_calls_run_and_are_judged_as_their_target(server, nobody, json_request):
     path, body, headers = json_request
     admin = send(server, ADMIN, "sagemaker", "POST", path, body.encode(), dict(headers))
     executed = executed_operation(json_answer(admin), SAGEMAKER_LISTS)
@@ -158,6 +158,7 @@ def test_json_protocol_calls_are_judged_as_the_operation_executed(server, nobody
     judged = send(server, nobody, "sagemaker", "POST", path, body.encode(), dict(headers))
 
     assert executed is not None, admin.text
+    assert executed == next(v for k, v in headers.items() if k.lower() == "x-amz-target").split(".")[-1]
     assert judged.status_code == 400
     assert judged_action(judged.text) == executed
 
@@ -180,7 +181,7 @@ def rest_json_requests(draw):
 
 @PROPERTY
 @given(rest_json_requests())
-def test_rest_json_calls_are_judged_as_the_operation_executed(server, nobody, path):
+def test_rest_json_calls_run_and_are_judged_as_their_method_and_path(server, nobody, path):
     answers = {operation: member for operation, (_, member) in LAMBDA_LISTS.items()}
     admin = send(server, ADMIN, "lambda", "GET", path)
     executed = executed_operation(json_answer(admin), answers)
@@ -188,6 +189,7 @@ def test_rest_json_calls_are_judged_as_the_operation_executed(server, nobody, pa
     judged = send(server, nobody, "lambda", "GET", path)
 
     assert executed is not None, admin.text
+    assert executed == next(op for op, (route, _) in LAMBDA_LISTS.items() if path.split("?")[0] == route)
     assert judged.status_code == 403
     assert judged_action(judged.text) == executed
 

@@ -25,13 +25,12 @@ from botocore.exceptions import ClientError
 
 from local_aws.server import ServerProcess
 from tests.archives import read_tar_gz, tar_gz
+from tests.execution_roles import create_sagemaker_role
 
 ACCOUNT = "123456789012"
 CANARY = f"canary-{uuid.uuid4().hex}"
 RUNTIME_KEY_ID = "AKIARUNTIMECANARY0001"
 RUNTIME_SECRET = f"runtime-secret-{uuid.uuid4().hex}"
-SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312"
@@ -127,8 +126,7 @@ class Workloads:
         iam = self.aws("iam")
         self.sagemaker_role = f"isolation-sagemaker-{self.suffix}"
         self.lambda_role = f"isolation-lambda-{self.suffix}"
-        self.sagemaker_role_arn = iam.create_role(RoleName=self.sagemaker_role,
-                                                  AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]["Arn"]
+        self.sagemaker_role_arn = create_sagemaker_role(iam, self.sagemaker_role)
         self.lambda_role_arn = iam.create_role(RoleName=self.lambda_role,
                                                AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
         s3 = self.aws("s3")
