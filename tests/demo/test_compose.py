@@ -13,6 +13,7 @@ import yaml
 
 from pawflow.demo.airflow_services import SERVICES
 from pawflow.demo.local_runtime import local_runtime_arguments
+from pawflow.local_connection import airflow_role_arn, local_runtime_connection
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
@@ -64,8 +65,15 @@ def test_local_aws_service_runs_the_demo_runtime_command_on_all_interfaces(resol
     service = resolved["services"]["local-aws"]
     assert service["entrypoint"] == ["python", "-m", "local_aws"]
     assert service["command"] == local_runtime_arguments("0.0.0.0", 4566, "/var/lib/local-aws")
-    endpoint = yaml.safe_load(resolved["services"]["airflow-scheduler"]["environment"]["AIRFLOW_CONN_AWS_DEFAULT"])
-    assert endpoint["extra"]["endpoint_url"] == "http://local-aws:4566"
+    connection = yaml.safe_load(resolved["services"]["airflow-scheduler"]["environment"]["AIRFLOW_CONN_AWS_DEFAULT"])
+    assert connection == local_runtime_connection("http://local-aws:4566", "us-east-1", role_arn=airflow_role_arn())
+
+
+def test_airflow_init_sets_up_the_account_the_connection_assumes_a_role_in(resolved):
+    init = resolved["services"]["airflow-init"]
+    script = init["command"][-1]
+    assert "python -m pawflow.account_setup --endpoint-url http://local-aws:4566" in script
+    assert init["environment"]["AWS_ACCESS_KEY_ID"] == "testing"
 
 
 def test_image_is_built_from_our_dockerfile_with_the_lock_not_pip_additional_requirements(resolved):
