@@ -1,5 +1,7 @@
 """SageMakerEndpointAutoscalingOperator registers the variant and a target-tracking policy, idempotently."""
 
+import json
+
 import pytest
 from airflow.sdk import DAG, XComArg, task
 
@@ -45,8 +47,6 @@ def test_a_rerun_with_new_numbers_converges_on_them(client, context, endpoint):
 
 
 def test_result_is_json_serialisable(context, endpoint):
-    import json
-
     json.dumps(run(context, endpoint_name=endpoint))
 
 
@@ -119,3 +119,10 @@ def test_missing_endpoint_fails_clearly(aws, context):
 def test_missing_variant_fails_clearly(aws, context, endpoint):
     with pytest.raises(ValueError, match=r"has no variant 'Blue'; its variants are \['AllTraffic'\]"):
         run(context, endpoint_name=endpoint, variant_name="Blue")
+
+
+def test_the_endpoint_fixture_is_in_service_and_serves_its_model(client, endpoint):
+    assert client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    response = client("sagemaker-runtime").invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                                          Body=b'{"breed": "beagle"}')
+    assert json.loads(response["Body"].read()) == {"breed": "beagle"}
