@@ -39,14 +39,14 @@ with DAG(
 
     @task
     def train(params: dict) -> dict:
-        """Run train.py as a subprocess, streaming its log; fail with its last lines when it fails."""
-        import collections
+        """Run train.py as a subprocess, streaming its log; fail with its last lines when it fails or overruns."""
         import json
         import logging
         import os
-        import subprocess
         import sys
         from pathlib import Path
+
+        from pawflow.bounded_process import run_bounded
 
         log = logging.getLogger(__name__)
         model_dir = Path(params["model_dir"]).expanduser().resolve()
@@ -61,19 +61,8 @@ with DAG(
         ]
         env = {**os.environ, "PYTHONPATH": str(TRAINING_CODE_DIR), "PYTHONUNBUFFERED": "1"}
         log.info("Running %s", " ".join(command))
-        tail: collections.deque[str] = collections.deque(maxlen=20)
-        with subprocess.Popen(command, cwd=TRAINING_CODE_DIR, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) as process:
-            for line in process.stdout:
-                tail.append(line.rstrip())
-                log.info("train.py: %s", line.rstrip())
-            try:
-                code = process.wait(timeout=params["timeout_minutes"] * 60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
-        if code != 0:
-            raise RuntimeError(f"train.py exited with {code}:\n" + "\n".join(tail))
+        run_bounded(command, timeout_seconds=params["timeout_minutes"] * 60, name="train.py", env=env,
+                    cwd=TRAINING_CODE_DIR)
         metrics_file = output_dir / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
         return {"model_dir": str(model_dir), "model_path": str(model_dir / "model.pth"),

@@ -94,7 +94,7 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         with self.lock:
             existing = self.targets.get(dimension, {}).get(r_id)
             if namespace == "sagemaker":
-                self._validate_sagemaker_target(r_id, dimension)
+                self._validate_sagemaker_target(r_id, dimension, registered=existing is not None)
                 if existing is None and (min_capacity is None or max_capacity is None):
                     raise AWSValidationException(
                         "MinCapacity and MaxCapacity are required for registering a new scalable target")
@@ -120,7 +120,12 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
                     policy.delete_alarms(self.account_id, self.region_name)
                     del self.policies[key]
 
-    def _validate_sagemaker_target(self, r_id: str, dimension: str) -> None:
+    def _validate_sagemaker_target(self, r_id: str, dimension: str, *, registered: bool) -> None:
+        """Refuse what AWS refuses: another dimension, a missing endpoint or variant, an endpoint not InService.
+
+        A registered target's variant may be re-registered (new bounds) while its endpoint is Updating, which is
+        what the endpoint is while a scaling activity runs; a new target needs an InService endpoint.
+        """
         match = SAGEMAKER_RESOURCE.match(r_id or "")
         if match is None or dimension != SAGEMAKER_DIMENSION:
             raise AWSValidationException("Unsupported service namespace, resource type or scalable dimension")
@@ -131,6 +136,11 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         if match["variant"] not in variants:
             raise AWSValidationException(
                 f"The variant {match['variant']} does not exist in endpoint {match['endpoint']}")
+        status = endpoint.endpoint_status
+        if status != "InService" and not (registered and status == "Updating"):
+            raise AWSValidationException(
+                f"The endpoint {match['endpoint']} is in {status} status. A variant can be registered as a "
+                f"scalable target only when its endpoint is InService")
 
     # -- policies -----------------------------------------------------------------------------------------------
     def put_scaling_policy(self, policy_name: str, service_namespace: str, resource_id: str,

@@ -155,3 +155,27 @@ def test_policies_the_runtime_cannot_act_on_are_refused_clearly(aws, endpoint, c
 
     assert error.value.response["Error"]["Code"] == "ValidationException"
     assert error.value.response["Error"]["Message"].startswith(message)
+
+
+def test_a_variant_of_a_failed_endpoint_is_refused(aws, failed_endpoint):
+    with pytest.raises(ClientError) as error:
+        aws("application-autoscaling").register_scalable_target(
+            ServiceNamespace="sagemaker", ResourceId=f"endpoint/{failed_endpoint}/variant/AllTraffic",
+            ScalableDimension=DIMENSION, MinCapacity=1, MaxCapacity=2)
+
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert error.value.response["Error"]["Message"] == (
+        f"The endpoint {failed_endpoint} is in Failed status. A variant can be registered as a scalable target "
+        f"only when its endpoint is InService")
+
+
+def test_a_variant_of_an_endpoint_still_creating_is_refused(aws, creating_endpoint):
+    with pytest.raises(ClientError) as error:
+        aws("application-autoscaling").register_scalable_target(
+            ServiceNamespace="sagemaker", ResourceId=f"endpoint/{creating_endpoint}/variant/AllTraffic",
+            ScalableDimension=DIMENSION, MinCapacity=1, MaxCapacity=2)
+
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert error.value.response["Error"]["Message"] == (
+        f"The endpoint {creating_endpoint} is in Creating status. A variant can be registered as a scalable target "
+        f"only when its endpoint is InService")

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from tests.archives import tar_gz
+
 REGION = "us-east-1"
 
 
@@ -72,15 +74,42 @@ def unique(request) -> str:
     return f"t{digest}"
 
 
+#: The serving code of the endpoint fixture's model: it echoes the JSON body it gets.
+ECHO_INFERENCE = """
+import json
+
+
+def model_fn(model_dir):
+    return None
+
+
+def input_fn(body, content_type):
+    return json.loads(body)
+
+
+def predict_fn(data, model):
+    return data
+
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction), "application/json"
+"""
+
+
 @pytest.fixture
-def endpoint(client, unique, create_sagemaker_role) -> str:
-    """An InService SageMaker endpoint with one ``AllTraffic`` variant."""
-    sagemaker = client("sagemaker")
+def endpoint(client, unique, create_sagemaker_role, wait_until) -> Iterator[str]:
+    """An InService SageMaker endpoint with one ``AllTraffic`` variant serving an echo model; deleted afterwards
+    unless the test deleted it."""
+    s3, sagemaker = client("s3"), client("sagemaker")
+    bucket = f"{unique}-models"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="echo/model.tar.gz", Body=tar_gz({"code/inference.py": ECHO_INFERENCE}))
     role = create_sagemaker_role(client("iam"), "pawflow-sagemaker")
     sagemaker.create_model(
         ModelName=f"{unique}-model",
-        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1",
-                          "ModelDataUrl": "s3://b/model.tar.gz"},
+        PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
+                          "ModelDataUrl": f"s3://{bucket}/echo/model.tar.gz",
+                          "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}},
         ExecutionRoleArn=role,
     )
     sagemaker.create_endpoint_config(
@@ -88,8 +117,15 @@ def endpoint(client, unique, create_sagemaker_role) -> str:
         ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": f"{unique}-model",
                              "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
     )
-    sagemaker.create_endpoint(EndpointName=f"{unique}-endpoint", EndpointConfigName=f"{unique}-config")
-    return f"{unique}-endpoint"
+    name = f"{unique}-endpoint"
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{unique}-config")
+    wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"],
+               lambda status: status in ("InService", "Failed"), timeout=120)
+    description = sagemaker.describe_endpoint(EndpointName=name)
+    assert description["EndpointStatus"] == "InService", description.get("FailureReason")
+    yield name
+    if any(e["EndpointName"] == name for e in sagemaker.list_endpoints(NameContains=name)["Endpoints"]):
+        sagemaker.delete_endpoint(EndpointName=name)
 
 
 LAMBDA_TRUST = json.dumps({

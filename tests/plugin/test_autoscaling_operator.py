@@ -1,8 +1,18 @@
 """SageMakerEndpointAutoscalingOperator registers the variant and a target-tracking policy, idempotently."""
 
+import json
+
 import pytest
+from airflow.sdk import DAG, XComArg, task
 
 from pawflow.operators.autoscaling import SageMakerEndpointAutoscalingOperator, variant_resource_id
+
+TEMPLATED_NUMBERS = ("min_capacity", "max_capacity", "target_value", "scale_in_cooldown", "scale_out_cooldown")
+
+
+@task
+def number_from_upstream() -> int:
+    return 2
 
 
 def run(context, **kwargs):
@@ -37,8 +47,6 @@ def test_a_rerun_with_new_numbers_converges_on_them(client, context, endpoint):
 
 
 def test_result_is_json_serialisable(context, endpoint):
-    import json
-
     json.dumps(run(context, endpoint_name=endpoint))
 
 
@@ -64,9 +72,34 @@ def test_a_missing_link_target_never_fails_the_task(aws, endpoint):
         ({"max_capacity": 2.5}, r"max_capacity must be an integer, got 2.5"),
     ],
 )
-def test_rejects_bad_numbers_at_construction(kwargs, message):
+def test_rejects_bad_numbers_when_run_before_any_call(kwargs, message):
+    operator = SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e", **kwargs)
     with pytest.raises(ValueError, match=message):
-        SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e", **kwargs)
+        operator.execute({})
+
+
+@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
+def test_an_xcomarg_for_a_number_is_accepted_when_the_dag_is_parsed(field):
+    with DAG("autoscaling_xcom", schedule=None):
+        operator = SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e",
+                                                        **{field: number_from_upstream()})
+    assert isinstance(getattr(operator, field), XComArg)
+
+
+@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
+def test_a_jinja_statement_for_a_number_is_accepted_when_the_dag_is_parsed(field):
+    template = "{% if params.big %}9{% else %}1{% endif %}"
+    operator = SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e", **{field: template})
+    assert getattr(operator, field) == template
+
+
+def test_a_template_rendering_a_bad_number_fails_when_run_naming_the_range():
+    operator = SageMakerEndpointAutoscalingOperator(
+        task_id="autoscale", endpoint_name="e", min_capacity="{% if params.idle %}0{% else %}1{% endif %}"
+    )
+    operator.render_template_fields({"params": {"idle": True}})
+    with pytest.raises(ValueError, match=r"min_capacity must be >= 1 \(an endpoint variant cannot scale to zero\), got 0"):
+        operator.execute({})
 
 
 def test_rejects_bad_rendered_numbers_before_any_call(aws, context):
@@ -86,3 +119,10 @@ def test_missing_endpoint_fails_clearly(aws, context):
 def test_missing_variant_fails_clearly(aws, context, endpoint):
     with pytest.raises(ValueError, match=r"has no variant 'Blue'; its variants are \['AllTraffic'\]"):
         run(context, endpoint_name=endpoint, variant_name="Blue")
+
+
+def test_the_endpoint_fixture_is_in_service_and_serves_its_model(client, endpoint):
+    assert client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService"
+    response = client("sagemaker-runtime").invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                                          Body=b'{"breed": "beagle"}')
+    assert json.loads(response["Body"].read()) == {"breed": "beagle"}

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
+from airflow.sdk import DAG, XComArg, task
 
 from pawflow.operators.iam_audit import (
     IamAuditOperator,
@@ -35,6 +36,11 @@ def audited(client, unique):
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                                  "Resource": "arn:aws:s3:::pawflow-data/*"}]}))
     return path, unique
+
+
+@task
+def setting_from_upstream() -> str:
+    return "HIGH"
 
 
 def run(context, **kwargs):
@@ -90,9 +96,30 @@ def test_fails_on_high_findings_when_asked(aws, context, audited):
     [({"unused_days": 0}, "unused_days must be an integer >= 1"),
      ({"fail_on_severity": "CRITICAL"}, r"fail_on_severity must be one of \('HIGH', 'MEDIUM', 'LOW'\)")],
 )
-def test_rejects_bad_arguments(kwargs, message):
+def test_rejects_bad_arguments_when_run_before_any_call(kwargs, message):
+    operator = IamAuditOperator(task_id="iam_audit", **kwargs)
     with pytest.raises(ValueError, match=message):
-        IamAuditOperator(task_id="iam_audit", **kwargs)
+        operator.execute({})
+
+
+@pytest.mark.parametrize("field", ["unused_days", "fail_on_severity"])
+def test_an_xcomarg_for_a_setting_is_accepted_when_the_dag_is_parsed(field):
+    with DAG("iam_audit_xcom", schedule=None):
+        operator = IamAuditOperator(task_id="iam_audit", **{field: setting_from_upstream()})
+    assert isinstance(getattr(operator, field), XComArg)
+
+
+@pytest.mark.parametrize("field", ["unused_days", "fail_on_severity"])
+def test_a_jinja_statement_for_a_setting_is_accepted_when_the_dag_is_parsed(field):
+    template = "{% if params.strict %}30{% else %}90{% endif %}"
+    assert getattr(IamAuditOperator(task_id="iam_audit", **{field: template}), field) == template
+
+
+def test_a_template_rendering_a_bad_day_count_fails_when_run_naming_the_range():
+    operator = IamAuditOperator(task_id="iam_audit", unused_days="{{ params.days }}")
+    operator.render_template_fields({"params": {"days": 0}})
+    with pytest.raises(ValueError, match=r"unused_days must be an integer >= 1, got 0"):
+        operator.execute({})
 
 
 def test_unused_role_is_reported_after_the_window_only():

@@ -3,8 +3,16 @@
 import json
 
 import pytest
+from airflow.sdk import DAG, XComArg, task
 
 from pawflow.operators.lambda_concurrency import LambdaConcurrencyOperator, validate_concurrency
+
+TEMPLATED_NUMBERS = ("reserved_concurrency", "provisioned_concurrency")
+
+
+@task
+def number_from_upstream() -> int:
+    return 1
 
 
 def run(context, **kwargs):
@@ -20,10 +28,33 @@ def run(context, **kwargs):
         (5, True, r"provisioned_concurrency must be an integer >= 0, got True"),
     ],
 )
-def test_rejects_bad_numbers_at_construction(reserved, provisioned, message):
+def test_rejects_bad_numbers_when_run_before_any_call(reserved, provisioned, message):
+    operator = LambdaConcurrencyOperator(task_id="c", function_name="f", reserved_concurrency=reserved,
+                                         provisioned_concurrency=provisioned)
     with pytest.raises(ValueError, match=message):
-        LambdaConcurrencyOperator(task_id="c", function_name="f", reserved_concurrency=reserved,
-                                  provisioned_concurrency=provisioned)
+        operator.execute({})
+
+
+@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
+def test_an_xcomarg_for_a_number_is_accepted_when_the_dag_is_parsed(field):
+    with DAG("concurrency_xcom", schedule=None):
+        operator = LambdaConcurrencyOperator(task_id="c", function_name="f", **{field: number_from_upstream()})
+    assert isinstance(getattr(operator, field), XComArg)
+
+
+@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
+def test_a_jinja_statement_for_a_number_is_accepted_when_the_dag_is_parsed(field):
+    template = "{% if params.busy %}8{% else %}1{% endif %}"
+    operator = LambdaConcurrencyOperator(task_id="c", function_name="f", **{field: template})
+    assert getattr(operator, field) == template
+
+
+def test_a_template_rendering_a_bad_number_fails_when_run_naming_the_range():
+    operator = LambdaConcurrencyOperator(task_id="c", function_name="f",
+                                         reserved_concurrency="{{ params.reserved }}", provisioned_concurrency=2)
+    operator.render_template_fields({"params": {"reserved": -3}})
+    with pytest.raises(ValueError, match=r"reserved_concurrency must be an integer >= 0, got -3"):
+        operator.execute({})
 
 
 def test_rendered_numbers_are_validated_before_any_call(aws, context):

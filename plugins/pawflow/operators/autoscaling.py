@@ -129,9 +129,6 @@ class SageMakerEndpointAutoscalingOperator(AwsBaseOperator[ApplicationAutoScalin
         self.scale_out_cooldown = scale_out_cooldown
         self.policy_name = policy_name
         self.disable_scale_in = disable_scale_in
-        numbers = (min_capacity, max_capacity, target_value, scale_in_cooldown, scale_out_cooldown)
-        if not any(isinstance(value, str) and "{{" in value for value in numbers):
-            validate_scaling(*numbers)
 
     def _check_variant(self) -> None:
         sagemaker = SageMakerHook(

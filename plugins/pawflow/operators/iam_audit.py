@@ -166,8 +166,6 @@ class IamAuditOperator(AwsBaseOperator[IamHook]):
         self.role_path_prefix = role_path_prefix
         self.unused_days = unused_days
         self.fail_on_severity = fail_on_severity
-        if not any(isinstance(value, str) and "{{" in value for value in (unused_days, fail_on_severity)):
-            self._validated()
 
     def _validated(self) -> tuple[int, str | None]:
         try:

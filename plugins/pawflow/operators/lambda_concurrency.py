@@ -106,8 +106,6 @@ class LambdaConcurrencyOperator(AwsBaseOperator[LambdaHook]):
         self.wait_for_completion = wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
-        if not any(isinstance(v, str) and "{{" in v for v in (reserved_concurrency, provisioned_concurrency)):
-            validate_concurrency(reserved_concurrency, provisioned_concurrency)
 
     def _latest(self) -> dict[str, Any]:
         try:
