@@ -11,7 +11,6 @@ from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeF
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerEndpointOperator,
     SageMakerTrainingOperator,
-    SageMakerTuningOperator,
 )
 from airflow.sdk import DAG, Param, chain, task
 
@@ -23,6 +22,7 @@ from pawflow.operators.lambda_deploy import LambdaDeployFunctionOperator
 from pawflow.operators.lambda_policy import LambdaEndpointInvokePolicyOperator
 from pawflow.operators.teardown import EndpointTeardownOperator
 from pawflow.operators.training_code import TrainingCodeUploadOperator
+from pawflow.operators.tuning import SageMakerReattachingTuningOperator
 from pawflow.run_settings import wait_settings_from_params
 from pawflow.source_archive import TRAINING_CODE_DIR
 
@@ -292,7 +292,7 @@ with DAG(
         task_id="upload_training_code", aws_conn_id=AWS_CONN_ID, source_dir=str(TRAINING_CODE_DIR),
         bucket_name="{{ params.bucket }}",
     )
-    tune = SageMakerTuningOperator(
+    tune = SageMakerReattachingTuningOperator(
         task_id="tune_hyperparameters", aws_conn_id=AWS_CONN_ID,
         config=tuning_config(run_plan, sync_data.output, upload_code.output),
         pre_execute=wait_settings_from_params,
