@@ -159,16 +159,22 @@ class LocalAWSServer:
         self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
+        # Saved before the children are ended too: a stop that is cut short (a supervisor's SIGKILL on a loaded
+        # machine while jobs wind down) still keeps every record made until the last request.
+        self._save_state()
         self.runtime.shutdown()
-        try:
-            self.state.save()
-        except Exception:
-            log.exception("could not save the runtime's state")
+        self._save_state()
         for extension in reversed(self.extensions):
             extension.uninstall(self)
         self._server = None
         if self._temporary_state is not None:
             self._temporary_state.cleanup()
+
+    def _save_state(self) -> None:
+        try:
+            self.state.save()
+        except Exception:
+            log.exception("could not save the runtime's state")
 
     def __enter__(self) -> "LocalAWSServer":
         return self.start()

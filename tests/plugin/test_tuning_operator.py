@@ -21,6 +21,8 @@ Path(os.environ["SM_MODEL_DIR"], "model.json").write_text("{}")
 BROKEN_TRAIN = """\
 raise SystemExit("the training data has no class folders")
 """
+# A trial that is surely still running when a retry looks at its tuning job a moment after creating it.
+SLOW_TRAIN = "import time\ntime.sleep(8)\n" + TRAIN
 FINISHED = ("Completed", "Failed", "Stopped")
 
 
@@ -30,7 +32,8 @@ def tuning_config(client, unique, create_sagemaker_role):
     bucket = f"{unique}-tuning"
     s3 = client("s3")
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="code/source.tar.gz", Body=tar_gz({"train.py": TRAIN, "broken.py": BROKEN_TRAIN}))
+    s3.put_object(Bucket=bucket, Key="code/source.tar.gz", Body=tar_gz({"train.py": TRAIN, "broken.py": BROKEN_TRAIN,
+                                                                     "slow.py": SLOW_TRAIN}))
     s3.put_object(Bucket=bucket, Key="data/train/part-0.txt", Body=b"1")
     role = create_sagemaker_role(client("iam"), "pawflow-sagemaker")
 
@@ -140,10 +143,10 @@ def test_a_retry_logs_one_line_saying_it_re_attaches(client, context, tuning_con
 
 
 def test_a_retry_while_the_job_runs_waits_in_the_task_for_that_job(client, context, tuning_config):
-    config = tuning_config()
+    config = tuning_config("slow.py")
     created = client("sagemaker").create_hyper_parameter_tuning_job(**config)
 
-    result = operator(tuning_config()).execute(context)
+    result = operator(tuning_config("slow.py")).execute(context)
 
     assert result["Tuning"]["HyperParameterTuningJobArn"] == created["HyperParameterTuningJobArn"]
     assert result["Tuning"]["HyperParameterTuningJobStatus"] == "Completed"
@@ -151,9 +154,9 @@ def test_a_retry_while_the_job_runs_waits_in_the_task_for_that_job(client, conte
 
 
 def test_a_deferrable_retry_while_the_job_runs_defers_on_that_job(client, context, tuning_config):
-    config = tuning_config()
+    config = tuning_config("slow.py")
     created = client("sagemaker").create_hyper_parameter_tuning_job(**config)
-    task = operator(tuning_config(), deferrable=True)
+    task = operator(tuning_config("slow.py"), deferrable=True)
 
     with pytest.raises(TaskDeferred) as deferred:
         task.execute(context)
