@@ -42,7 +42,6 @@ from urllib.parse import unquote
 from collections.abc import Iterator
 from typing import Any
 
-import moto
 from moto.applicationautoscaling.exceptions import AWSValidationException as AutoScalingValidationException
 from moto.applicationautoscaling.models import (
     ApplicationAutoscalingBackend,
@@ -71,7 +70,6 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sts.models import sts_backends
 from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
 
-MOTO_VERSION = moto.__version__
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 
 # Names re-exported for the service packages: they subclass or raise these.

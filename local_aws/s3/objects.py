@@ -52,9 +52,6 @@ class S3Objects:
     def read_uri(self, uri: str) -> bytes:
         return self.read(*parse_s3_uri(uri))
 
-    def write_uri(self, uri: str, body: bytes) -> None:
-        self.write(*parse_s3_uri(uri), body)
-
 
 def join_key(*parts: str) -> str:
     return "/".join(part.strip("/") for part in parts if part.strip("/"))

@@ -378,11 +378,6 @@ class EndpointManager:
         if deployment is not None:
             self._background(f"delete-{endpoint.endpoint_name}", deployment.stop)
 
-    def instance_counts(self, account_id: str, region: str, endpoint_name: str) -> dict[str, int]:
-        with self._lock:
-            deployment = self._live.get((account_id, region, endpoint_name))
-        return {name: pool.instance_count for name, pool in deployment.pools.items()} if deployment else {}
-
     def shutdown(self) -> None:
         with self._lock:
             deployments = list(self._live.values())

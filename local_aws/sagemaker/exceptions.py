@@ -17,9 +17,5 @@ class ResourceNotFound(ServiceException):
     code = "ResourceNotFound"
 
 
-class ResourceLimitExceeded(ServiceException):
-    code = "ResourceLimitExceeded"
-
-
 def job_not_found(kind: str, arn: str) -> ValidationException:
     return ValidationException(f"Could not find {kind} '{arn}'.")

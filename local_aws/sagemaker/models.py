@@ -19,9 +19,6 @@ from local_aws.sagemaker.exceptions import ResourceInUse, ResourceNotFound, Vali
 if TYPE_CHECKING:
     from local_aws.runtime import LocalRuntime
 
-TERMINAL_ENDPOINT_STATES = ("InService", "Failed", "OutOfService")
-
-
 
 class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
     """moto's SageMaker backend whose training jobs, tuning jobs and endpoints really run."""

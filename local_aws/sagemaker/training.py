@@ -121,10 +121,6 @@ def artifact_upload_denied(verdict: Verdict) -> JobFailure:
     return JobFailure(f"ClientError: Artifact upload failed:AccessDenied (403): {denial_detail(verdict)}")
 
 
-class JobInterrupted(Exception):
-    """The job was stopped (StopTrainingJob) or ran out of time (MaxRuntimeInSeconds)."""
-
-
 @dataclass
 class HostProcess:
     host: str

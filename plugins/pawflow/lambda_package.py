@@ -8,7 +8,7 @@ The function code here is a few kilobytes, far below Lambda's 50 MB direct-uploa
 stable, a deployment can compare it with the deployed function's ``CodeSha256`` and skip an update (and a needless
 new version) when nothing changed.
 
-Nothing heavy is imported here; the functions that talk to Lambda take a boto3 client from the caller.
+Nothing heavy is imported here: the module builds and hashes, the operator talks to Lambda.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +54,9 @@ class LambdaPackage:
     def size(self) -> int:
         return len(self.zip_bytes)
 
-    def write(self, path: str | Path) -> Path:
-        """Write the zip to ``path`` (parent directories created) and return the path."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self.zip_bytes)
-        return target
-
     def needs_update(self, deployed_code_sha256: str | None) -> bool:
         """Whether a function whose code has ``deployed_code_sha256`` (None: no function) needs this code."""
-        return needs_code_update(self, deployed_code_sha256)
+        return deployed_code_sha256 != self.code_sha256
 
 
 def _excluded(relative: Path) -> bool:
@@ -117,29 +109,3 @@ def build_lambda_package(source_dir: str | Path = DEFAULT_SOURCE_DIR, *,
              source_dir, len(package.files), package.size, package.code_sha256)
     return package
 
-
-def needs_code_update(package: LambdaPackage | bytes | str, deployed_code_sha256: str | None) -> bool:
-    """True when the deployed code differs from ``package`` (a package, zip bytes or a CodeSha256) or is absent."""
-    if isinstance(package, LambdaPackage):
-        wanted = package.code_sha256
-    elif isinstance(package, (bytes, bytearray)):
-        wanted = code_sha256(bytes(package))
-    else:
-        wanted = package
-    return deployed_code_sha256 is None or deployed_code_sha256 != wanted
-
-
-def deployed_code_sha256(lambda_client: Any, function_name: str, qualifier: str | None = None) -> str | None:
-    """The CodeSha256 of a deployed function (or of one version/alias), or None when it does not exist.
-
-    :param lambda_client: a boto3 Lambda client (for example ``LambdaHook(...).conn``).
-    :param function_name: function name or ARN.
-    :param qualifier: version or alias; None means ``$LATEST``.
-    """
-    kwargs = {"FunctionName": function_name}
-    if qualifier:
-        kwargs["Qualifier"] = qualifier
-    try:
-        return lambda_client.get_function_configuration(**kwargs)["CodeSha256"]
-    except lambda_client.exceptions.ResourceNotFoundException:
-        return None

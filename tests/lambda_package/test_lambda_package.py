@@ -21,8 +21,6 @@ from pawflow.lambda_package import (
     LambdaPackage,
     build_lambda_package,
     code_sha256,
-    deployed_code_sha256,
-    needs_code_update,
     package_files,
 )
 
@@ -122,19 +120,11 @@ def test_code_sha256_is_base64_of_the_sha256_digest(source):
     assert code_sha256(b"") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 
-def test_write_creates_the_file(source, tmp_path):
-    package = build_lambda_package(source)
-    path = package.write(tmp_path / "out" / "dog-breed-invoke.zip")
-    assert path.read_bytes() == package.zip_bytes
-
-
 def test_needs_update_compares_with_the_deployed_sha(source):
     package = build_lambda_package(source)
     assert package.needs_update(None)
     assert not package.needs_update(package.code_sha256)
     assert package.needs_update(code_sha256(b"other"))
-    assert not needs_code_update(package.zip_bytes, package.code_sha256)
-    assert not needs_code_update(package.code_sha256, package.code_sha256)
 
 
 def test_missing_or_empty_source_directory_is_a_clear_error(tmp_path):
@@ -173,6 +163,14 @@ def test_extracted_package_runs_in_a_fresh_interpreter_by_its_handler_string(tmp
     response = json.loads(result.stdout.strip().splitlines()[-1])
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "InvalidEvent"
+
+
+def deployed_code_sha256(lambda_client, function_name: str) -> str | None:
+    """The CodeSha256 Lambda reports for a function, or None when it does not exist."""
+    try:
+        return lambda_client.get_function_configuration(FunctionName=function_name)["CodeSha256"]
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return None
 
 
 def test_deployed_code_sha256_matches_what_lambda_reports(source, monkeypatch):

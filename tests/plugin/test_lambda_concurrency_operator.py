@@ -107,3 +107,21 @@ def test_new_code_gets_a_new_version_and_the_alias_follows(client, context, lamb
 def test_a_reservation_the_account_cannot_grant_fails_with_the_numbers(context, lambda_function):
     with pytest.raises(ValueError, match=r"cannot reserve 100000 concurrent executions .* at most \d+ can be reserved"):
         run(context, function_name=lambda_function, reserved_concurrency=100000, provisioned_concurrency=0)
+
+
+def test_the_hook_knows_the_custom_ready_waiter_beside_botocores(aws):
+    from pawflow.hooks.lambda_function import LambdaWaitersHook
+
+    waiters = LambdaWaitersHook(aws_conn_id="aws_default").list_waiters()
+    assert "ProvisionedConcurrencyReady" in waiters
+    assert "function_active_v2" in waiters
+
+
+def test_provisioned_concurrency_that_cannot_initialise_fails_with_lambdas_reason(client, context, lambda_function,
+                                                                                 zip_of):
+    client("lambda").update_function_code(FunctionName=lambda_function,
+                                          ZipFile=zip_of("raise ImportError('no model here')\n"))
+    client("lambda").get_waiter("function_updated_v2").wait(FunctionName=lambda_function)
+    with pytest.raises(RuntimeError, match=rf"provisioned concurrency on {lambda_function}:live failed: "
+                                           r"FUNCTION_ERROR_INIT_FAILURE: .*no model here"):
+        run(context, function_name=lambda_function, reserved_concurrency=2, provisioned_concurrency=1)

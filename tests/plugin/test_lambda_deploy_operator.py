@@ -4,7 +4,10 @@ import json
 
 import pytest
 
+from botocore.exceptions import ClientError
+
 from pawflow.lambda_package import build_lambda_package
+from pawflow.operators import lambda_deploy
 from pawflow.operators.lambda_deploy import LambdaDeployFunctionOperator
 
 
@@ -88,3 +91,41 @@ def test_an_existing_role_gets_the_boundary(client, context, source, unique, bou
     deploy(context, function_name=unique, source_dir=str(source), permissions_boundary=boundary)
     role = client("iam").get_role(RoleName=f"{unique}-role")["Role"]
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+
+
+#: A trust policy Lambda cannot use: the role exists but only EC2 may assume it.
+EC2_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+def test_create_is_retried_until_the_role_becomes_assumable(client, context, source, unique, monkeypatch):
+    monkeypatch.setattr(lambda_deploy, "ROLE_PROPAGATION_RETRY_SECONDS", 0.1)
+    iam = client("iam")
+    iam.create_role(RoleName=f"{unique}-role", AssumeRolePolicyDocument=EC2_TRUST)
+    operator = LambdaDeployFunctionOperator(task_id="deploy_lambda", function_name=unique, source_dir=str(source))
+    refusals = []
+
+    def trust_lambda_after_the_first_refusal(parsed, **_):
+        if parsed.get("Error", {}).get("Message") == NOT_ASSUMABLE and not refusals:
+            iam.update_assume_role_policy(RoleName=f"{unique}-role", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+                    "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+        if "Error" in parsed:
+            refusals.append(parsed["Error"]["Code"])
+
+    operator.hook.conn.meta.events.register("after-call.lambda.CreateFunction", trust_lambda_after_the_first_refusal)
+    result = operator.execute(context)
+    assert refusals == ["InvalidParameterValueException"]
+    assert result["Created"] is True
+    assert client("lambda").get_function_configuration(FunctionName=unique)["State"] == "Active"
+
+
+def test_a_role_that_never_becomes_assumable_fails_with_lambdas_error(client, context, source, unique, monkeypatch):
+    monkeypatch.setattr(lambda_deploy, "ROLE_PROPAGATION_SECONDS", 0.5)
+    monkeypatch.setattr(lambda_deploy, "ROLE_PROPAGATION_RETRY_SECONDS", 0.1)
+    client("iam").create_role(RoleName=f"{unique}-role", AssumeRolePolicyDocument=EC2_TRUST)
+    with pytest.raises(ClientError) as raised:
+        deploy(context, function_name=unique, source_dir=str(source))
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert raised.value.response["Error"]["Message"] == NOT_ASSUMABLE

@@ -7,7 +7,7 @@ from pawflow.operators.teardown import EndpointTeardownOperator
 
 
 def teardown(context, **kwargs):
-    return EndpointTeardownOperator(task_id="teardown", delete_timeout=30, **kwargs).execute(context)
+    return EndpointTeardownOperator(task_id="teardown", waiter_delay=1, waiter_max_attempts=30, **kwargs).execute(context)
 
 
 def test_deletes_scaling_endpoint_config_and_model(client, context, endpoint, unique):

@@ -131,9 +131,7 @@ class SageMakerEndpointAutoscalingOperator(AwsBaseOperator[ApplicationAutoScalin
         self.disable_scale_in = disable_scale_in
 
     def _check_variant(self) -> None:
-        sagemaker = SageMakerHook(
-            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
-        )
+        sagemaker = SageMakerHook(**self._hook_parameters)
         try:
             endpoint = sagemaker.conn.describe_endpoint(EndpointName=self.endpoint_name)
         except ClientError as error:

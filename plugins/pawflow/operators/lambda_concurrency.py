@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
+from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from botocore.exceptions import ClientError
 
+from pawflow.hooks.lambda_function import LambdaWaitersHook
 from pawflow.links import LambdaFunctionLink
 from pawflow.serialization import json_safe
 
@@ -49,7 +50,7 @@ def _versioned(configuration: dict[str, Any]) -> dict[str, Any]:
     return {field: configuration.get(field) for field in VERSIONED_FIELDS}
 
 
-class LambdaConcurrencyOperator(AwsBaseOperator[LambdaHook]):
+class LambdaConcurrencyOperator(AwsBaseOperator[LambdaWaitersHook]):
     """
     Publish a Lambda version, point an alias at it, reserve concurrency and provision it on the alias.
 
@@ -68,7 +69,8 @@ class LambdaConcurrencyOperator(AwsBaseOperator[LambdaHook]):
     :param reserved_concurrency: Concurrent executions reserved for the function, >= 0. (templated)
     :param provisioned_concurrency: Pre-initialised environments on the alias, 0..reserved_concurrency;
         0 removes the provisioned configuration. (templated)
-    :param wait_for_completion: Wait until the provisioned concurrency is ``READY``.
+    :param wait_for_completion: Wait until the provisioned concurrency is ``READY`` (the
+        ``ProvisionedConcurrencyReady`` waiter of :class:`~pawflow.hooks.lambda_function.LambdaWaitersHook`).
     :param waiter_delay: Seconds between status checks.
     :param waiter_max_attempts: Status checks before giving up.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -79,7 +81,7 @@ class LambdaConcurrencyOperator(AwsBaseOperator[LambdaHook]):
     :return: ``{"FunctionName", "Version", "Alias", "ReservedConcurrentExecutions", "ProvisionedConcurrency"}``.
     """
 
-    aws_hook_class = LambdaHook
+    aws_hook_class = LambdaWaitersHook
     template_fields: Sequence[str] = aws_template_fields(
         "function_name", "alias_name", "reserved_concurrency", "provisioned_concurrency"
     )
@@ -175,23 +177,33 @@ class LambdaConcurrencyOperator(AwsBaseOperator[LambdaHook]):
         conn.put_provisioned_concurrency_config(
             FunctionName=self.function_name, Qualifier=self.alias_name, ProvisionedConcurrentExecutions=provisioned
         )
-        config = conn.get_provisioned_concurrency_config(FunctionName=self.function_name, Qualifier=self.alias_name)
-        for _ in range(self.waiter_max_attempts if self.wait_for_completion else 0):
-            if config["Status"] != "IN_PROGRESS":
-                break
-            time.sleep(self.waiter_delay)
+        if self.wait_for_completion:
+            config = self._wait_ready()
+        else:
             config = conn.get_provisioned_concurrency_config(FunctionName=self.function_name, Qualifier=self.alias_name)
         if config["Status"] == "FAILED":
             raise RuntimeError(
                 f"provisioned concurrency on {self.function_name}:{self.alias_name} failed: "
                 f"{config.get('StatusReason', '(no reason given)')}"
             )
-        if self.wait_for_completion and config["Status"] != "READY":
-            raise RuntimeError(
-                f"provisioned concurrency on {self.function_name}:{self.alias_name} not READY after "
-                f"{self.waiter_max_attempts * self.waiter_delay} s (status {config['Status']})"
-            )
         return config
+
+    def _wait_ready(self) -> dict[str, Any]:
+        """Wait for ``READY``; return the provisioned configuration as it ended (``READY`` or ``FAILED``)."""
+        target = {"FunctionName": self.function_name, "Qualifier": self.alias_name}
+        try:
+            wait(
+                waiter=self.hook.get_waiter("ProvisionedConcurrencyReady"),
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                args=target,
+                failure_message=f"Provisioned concurrency on {self.function_name}:{self.alias_name} failed",
+                status_message=f"Provisioned concurrency on {self.function_name}:{self.alias_name} is",
+                status_args=["Status", "AllocatedProvisionedConcurrentExecutions"],
+            )
+        except WaiterTerminalFailure as failure:
+            return failure.last_response
+        return self.hook.conn.get_provisioned_concurrency_config(**target)
 
     def execute(self, context: Context) -> dict[str, Any]:
         reserved, provisioned = validate_concurrency(self.reserved_concurrency, self.provisioned_concurrency)

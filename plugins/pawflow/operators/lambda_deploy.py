@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+import tenacity
 from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -29,6 +28,17 @@ LAMBDA_TRUST_POLICY = {
 BASIC_EXECUTION_POLICY = "service-role/AWSLambdaBasicExecutionRole"
 #: A role IAM just created is not assumable by Lambda for some seconds; create_function is retried meanwhile.
 ROLE_PROPAGATION_SECONDS = 60
+#: Seconds between those retries.
+ROLE_PROPAGATION_RETRY_SECONDS = 5
+
+
+def role_not_assumable_yet(error: BaseException) -> bool:
+    """Whether CreateFunction failed only because Lambda cannot assume the execution role (yet)."""
+    return (
+        isinstance(error, ClientError)
+        and error.response["Error"]["Code"] == "InvalidParameterValueException"
+        and "cannot be assumed" in error.response["Error"].get("Message", "")
+    )
 
 
 class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
@@ -105,17 +115,13 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
             raise ValueError(f"memory_size must be between 128 and 10240 MB, got {memory_size}")
 
     def _iam(self) -> IamHook:
-        return IamHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                       config=self.botocore_config)
+        return IamHook(**self._hook_parameters)
 
     def _boundary_arn(self, iam: IamHook) -> str | None:
         boundary = self.permissions_boundary or None
         if boundary is None or boundary.startswith("arn:"):
             return boundary
-        sts = AwsBaseHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                          config=self.botocore_config, client_type="sts")
-        account = sts.conn.get_caller_identity()["Account"]
-        return f"arn:{iam.conn_partition}:iam::{account}:policy/{boundary}"
+        return f"arn:{iam.conn_partition}:iam::{iam.account_id}:policy/{boundary}"
 
     def _ensure_role(self) -> str:
         iam = self._iam()
@@ -156,21 +162,19 @@ class LambdaDeployFunctionOperator(AwsBaseOperator[LambdaHook]):
         }
 
     def _create(self, role_arn: str, zip_bytes: bytes) -> dict[str, Any]:
-        deadline = time.monotonic() + ROLE_PROPAGATION_SECONDS
-        while True:
-            try:
-                return self.hook.conn.create_function(
-                    FunctionName=self.function_name, Code={"ZipFile": zip_bytes}, Publish=False,
-                    **self._configuration(role_arn),
-                )
-            except ClientError as error:
-                message = error.response["Error"].get("Message", "")
-                if (error.response["Error"]["Code"] == "InvalidParameterValueException"
-                        and "cannot be assumed" in message and time.monotonic() < deadline):
-                    self.log.info("Role %s not assumable by Lambda yet; retrying.", role_arn)
-                    time.sleep(5)
-                    continue
-                raise
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(role_not_assumable_yet),
+            wait=tenacity.wait_fixed(ROLE_PROPAGATION_RETRY_SECONDS),
+            stop=tenacity.stop_after_delay(ROLE_PROPAGATION_SECONDS),
+            before_sleep=lambda _: self.log.info("Role %s not assumable by Lambda yet; retrying in %s s.", role_arn,
+                                                 ROLE_PROPAGATION_RETRY_SECONDS),
+            reraise=True,
+        )
+        return retrying(
+            self.hook.conn.create_function,
+            FunctionName=self.function_name, Code={"ZipFile": zip_bytes}, Publish=False,
+            **self._configuration(role_arn),
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         package = build_lambda_package(self.source_dir) if self.source_dir else build_lambda_package()

@@ -115,17 +115,9 @@ class LambdaEndpointInvokePolicyOperator(AwsBaseOperator[IamHook]):
         self.endpoint_name = endpoint_name
         self.policy_name = policy_name
 
-    def _hook_kwargs(self) -> dict[str, Any]:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "verify": self.verify,
-            "config": self.botocore_config,
-        }
-
     def _endpoint_arn(self) -> str:
         try:
-            return SageMakerHook(**self._hook_kwargs()).conn.describe_endpoint(EndpointName=self.endpoint_name)[
+            return SageMakerHook(**self._hook_parameters).conn.describe_endpoint(EndpointName=self.endpoint_name)[
                 "EndpointArn"
             ]
         except ClientError as error:
@@ -137,7 +129,7 @@ class LambdaEndpointInvokePolicyOperator(AwsBaseOperator[IamHook]):
 
     def _role_name(self) -> str:
         try:
-            configuration = LambdaHook(**self._hook_kwargs()).conn.get_function_configuration(
+            configuration = LambdaHook(**self._hook_parameters).conn.get_function_configuration(
                 FunctionName=self.function_name
             )
         except ClientError as error:

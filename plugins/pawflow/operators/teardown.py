@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +9,7 @@ from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
 from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from botocore.exceptions import ClientError
 
 from pawflow.hooks.application_autoscaling import ApplicationAutoScalingHook
@@ -36,7 +36,9 @@ class EndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
     :param endpoint_name: The endpoint to delete. (templated)
     :param function_name: Lambda function whose provisioned concurrency is removed, or None. (templated)
     :param alias_name: The alias carrying provisioned concurrency. (templated)
-    :param delete_timeout: Seconds to wait for the endpoint to disappear.
+    :param wait_for_completion: Wait until the endpoint is deleted before deleting its config and models.
+    :param waiter_delay: Seconds between checks whether the endpoint is gone.
+    :param waiter_max_attempts: Checks before giving up.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
         If this is ``None`` or empty then the default boto3 behaviour is used.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
@@ -55,18 +57,18 @@ class EndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
         endpoint_name: str,
         function_name: str | None = None,
         alias_name: str = "live",
-        delete_timeout: int = 1800,
+        wait_for_completion: bool = True,
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 60,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.endpoint_name = endpoint_name
         self.function_name = function_name
         self.alias_name = alias_name
-        self.delete_timeout = delete_timeout
-
-    def _hook_kwargs(self) -> dict[str, Any]:
-        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name, "verify": self.verify,
-                "config": self.botocore_config}
+        self.wait_for_completion = wait_for_completion
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
 
     def _delete(self, what: str, call: Callable[[], Any], report: dict[str, list[str]]) -> None:
         try:
@@ -89,7 +91,7 @@ class EndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
             raise
 
     def _teardown_scaling(self, variants: list[str], report: dict[str, list[str]]) -> None:
-        scaling = ApplicationAutoScalingHook(**self._hook_kwargs()).conn
+        scaling = ApplicationAutoScalingHook(**self._hook_parameters).conn
         for variant in variants:
             resource_id = variant_resource_id(self.endpoint_name, variant)
             policies = scaling.describe_scaling_policies(
@@ -103,12 +105,15 @@ class EndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
                 ServiceNamespace="sagemaker", ResourceId=r, ScalableDimension=SCALABLE_DIMENSION), report)
 
     def _wait_deleted(self) -> None:
-        deadline = time.monotonic() + self.delete_timeout
-        while (endpoint := self._describe_endpoint()) is not None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"endpoint {self.endpoint_name} still {endpoint['EndpointStatus']} after "
-                                   f"{self.delete_timeout} s")
-            time.sleep(2)
+        wait(
+            waiter=self.hook.get_waiter("endpoint_deleted"),
+            waiter_delay=self.waiter_delay,
+            waiter_max_attempts=self.waiter_max_attempts,
+            args={"EndpointName": self.endpoint_name},
+            failure_message=f"Endpoint {self.endpoint_name} failed to delete",
+            status_message=f"Endpoint {self.endpoint_name} is being deleted",
+            status_args=["EndpointStatus"],
+        )
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         report: dict[str, list[str]] = {"Deleted": [], "AlreadyGone": []}
@@ -118,7 +123,7 @@ class EndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
         variants = [v["VariantName"] for v in (endpoint or {}).get("ProductionVariants", [])] or ["AllTraffic"]
         self._teardown_scaling(variants, report)
         if self.function_name:
-            lam = LambdaHook(**self._hook_kwargs()).conn
+            lam = LambdaHook(**self._hook_parameters).conn
             self._delete(f"provisioned-concurrency/{self.function_name}:{self.alias_name}",
                          lambda: lam.delete_provisioned_concurrency_config(
                              FunctionName=self.function_name, Qualifier=self.alias_name), report)
@@ -132,7 +137,8 @@ class EndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
                     raise
         self._delete(f"endpoint/{self.endpoint_name}",
                      lambda: sagemaker.delete_endpoint(EndpointName=self.endpoint_name), report)
-        self._wait_deleted()
+        if self.wait_for_completion:
+            self._wait_deleted()
         if config_name:
             self._delete(f"endpoint-config/{config_name}",
                          lambda: sagemaker.delete_endpoint_config(EndpointConfigName=config_name), report)

@@ -1,1 +1,0 @@
-"""CloudWatch metrics published by the runtime's endpoints."""
