@@ -21,15 +21,23 @@ attributes the SageMaker models read and write, which mirror botocore's shapes i
 
 Lambda, Application Auto Scaling and IAM enforcement read: ``LambdaFunction`` (``function_name, version,
 function_arn, handler, run_time, role, code_bytes, code_size, environment_vars, memory_size, timeout,
-reserved_concurrency``), ``LambdaStorage`` (``_functions, _aliases, _arns``), ``LayerStorage._layers``, the
-autoscaling backend's ``targets`` and ``policies``, CloudWatch's ``get_all_metrics()`` datums (``namespace,
-name, dimensions, timestamp, value``), STS ``assumed_roles`` and IAM roles', users' and groups' ``policies``
-and ``managed_policies``. IAM judgement replaces ``ActionAuthenticatorMixin``'s two entry points
-(``_authenticate_and_authorize_normal_action``, ``_authenticate_and_authorize_s3_action``) and reads the response
-object's ``_get_action()``, ``params``/``_get_param``/``uri_match``/``querystring``, ``region``, ``current_account``
-and ``normalized_request.environ``; roles' ``path``, ``assume_role_policy_document``, ``permissions_boundary_arn``
-and the services' tag lists. and the services' tag lists.
-Authentication reads IAM's ``access_keys`` and STS sessions' secrets, tokens and expirations.
+reserved_concurrency``), CloudWatch's ``get_all_metrics()`` datums (``namespace, name, dimensions, timestamp,
+value``), scalable targets and scaling policies (``service_namespace, resource_id, scalable_dimension``...),
+STS sessions and IAM roles', users' and groups' ``policies`` and ``managed_policies``. IAM judgement replaces
+``ActionAuthenticatorMixin``'s two entry points (``_authenticate_and_authorize_normal_action``,
+``_authenticate_and_authorize_s3_action``) and reads the response object's ``_get_action()``,
+``params``/``_get_param``/``uri_match``/``querystring``, ``region``, ``current_account`` and
+``normalized_request.environ``; roles' ``path``, ``assume_role_policy_document``, ``permissions_boundary_arn`` and
+the services' tag lists. Authentication reads IAM's ``access_keys`` and STS sessions' secrets, tokens and
+expirations.
+
+Everything else about moto's containers is reached through the accessors below and nowhere else: the backends'
+record dictionaries (``training_jobs``, ``endpoints``, ``targets``, ``policies``, log ``groups``...), Lambda's
+storages (``LambdaBackend._lambdas``/``_layers`` and their ``_functions, _aliases, _arns, _layers``, pickled by
+:func:`picklable_lambda_state`), moto's request readers for the response subclasses (``_get_param``,
+``_get_int_param``, ``_get_action``, ``_enrich_response``, ``_validate_params``) and the twenty keyword arguments
+of ``SageMakerModelBackend.create_training_job`` (:func:`create_training_job_record`).
+``tests/local_aws/test_moto_seam.py`` fails when another module imports moto or reaches a moto private.
 """
 
 from __future__ import annotations
@@ -72,13 +80,20 @@ from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 
-# Names re-exported for the service packages: they subclass or raise these.
+# Names for the rest of local_aws: moto classes the service packages subclass or raise, and accessors.
 __all__ = [
+    "ACCOUNT_ID",
     "ARN_PARTITION_REGEX",
+    "ActionResult",
     "ApplicationAutoScalingResponse",
     "ApplicationAutoscalingBackend",
+    "AuthorizationDenial",
     "AutoScalingValidationException",
-    "FakeApplicationAutoscalingPolicy",
+    "BaseResponse",
+    "EmptyResult",
+    "FakeEndpoint",
+    "FakeTrainingJob",
+    "HyperParameterTuningJob",
     "IAMBackend",
     "JsonRESTError",
     "LambdaBackend",
@@ -86,40 +101,74 @@ __all__ = [
     "LambdaFunction",
     "LambdaInvalidParameterValue",
     "LambdaResponse",
-    "LambdaStorage",
-    "LayerStorage",
-    "TYPE_RESPONSE",
-    "applicationautoscaling_backends",
-    "get_partition",
-    "iam_backends",
-    "lambda_backends",
-    "sts_backends",
-    "ACCOUNT_ID",
-    "ActionResult",
-    "BaseResponse",
-    "EmptyResult",
+    "MotoCallParts",
     "SageMakerModelBackend",
     "SageMakerResponse",
     "SageMakerValidationError",
     "ServiceException",
-    "FakeEndpoint",
-    "FakeTrainingJob",
-    "HyperParameterTuningJob",
+    "TYPE_RESPONSE",
     "arn_formatter",
-    "dispatcher_app",
-    "is_moto_api_path",
-    "install_backend",
+    "autoscaling_backends_created",
     "backends_of",
-    "restore_backend",
-    "s3_backend",
-    "logs_backend",
+    "bucket_objects",
     "cloudwatch_backend",
-    "sagemaker_backend",
-    "response_url_module",
-    "model_container",
-    "utcnow",
-    "find_user_access_key",
+    "create_training_job_record",
+    "dispatcher_app",
+    "endpoint_config",
+    "ensure_service_linked_role",
+    "error_response",
     "find_role_session",
+    "find_user_access_key",
+    "forget_scaling_policy",
+    "function_name_in_arn",
+    "function_policy",
+    "function_versions",
+    "get_partition",
+    "iam_accounts",
+    "iam_backend",
+    "install_authorization",
+    "install_backend",
+    "is_moto_api_path",
+    "lambda_backends_created",
+    "latest_functions",
+    "load_aws_managed_policies",
+    "log_group_exists",
+    "model_container",
+    "model_execution_role",
+    "operation_name",
+    "picklable_lambda_state",
+    "put_log_events",
+    "put_metric_data",
+    "read_object",
+    "request_handler_class",
+    "request_int_param",
+    "request_param",
+    "resource_tags",
+    "response_url_module",
+    "restore_backend",
+    "restore_lambda_state",
+    "role_record",
+    "s3_backend",
+    "sagemaker_backend",
+    "sagemaker_endpoint",
+    "sagemaker_endpoints",
+    "scalable_target",
+    "scalable_target_exists",
+    "scalable_targets",
+    "scaling_policies",
+    "scaling_policy",
+    "select_operations_as_aws",
+    "sts_accounts",
+    "sts_backend",
+    "training_job",
+    "training_jobs",
+    "tuning_job",
+    "tuning_jobs",
+    "uninstall_authorization",
+    "user_record",
+    "utcnow",
+    "validate_autoscaling_request",
+    "write_object",
 ]
 
 SageMakerModelBackend = sagemaker_models.SageMakerModelBackend
@@ -250,10 +299,8 @@ def write_object(account_id: str, bucket: str, key: str, body: bytes) -> None:
 def put_log_events(region: str, group: str, stream: str, events: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
     """Append events (``{"timestamp": ms, "message": str}``) to a stream, creating group and stream."""
     backend = logs_backend(region, account_id)
-    if group not in backend.groups:
-        backend.create_log_group(group, tags={})
-    log_group = backend.groups[group]
-    if stream not in log_group.streams:
+    backend.ensure_log_group(group)
+    if stream not in backend.groups[group].streams:
         backend.create_log_stream(group, stream)
     if events:
         backend.put_log_events(group, stream, events)
@@ -563,3 +610,210 @@ def resource_tags(arn: str) -> dict[str, str] | None:
     except Exception:
         return None
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Response classes: moto's request readers, for the operations local_aws adds or replaces.
+
+
+def request_param(response: BaseResponse, name: str, default: Any = None) -> Any:
+    """The request member ``name`` as moto's handlers read it (query string, JSON body or parsed parameters)."""
+    return response._get_param(name, default)
+
+
+def request_int_param(response: BaseResponse, name: str) -> int | None:
+    return response._get_int_param(name)
+
+
+def operation_name(response: BaseResponse) -> str | None:
+    """The operation the request calls, as moto picked it (see :func:`select_operations_as_aws`)."""
+    return response._get_action()
+
+
+def error_response(response: BaseResponse, error: Exception) -> TYPE_RESPONSE:
+    """The answer moto sends for ``error`` (one of its ``ServiceException``\\ s) raised by an operation."""
+    status, headers, body = response.serialized(ActionResult(error))
+    headers, body = response._enrich_response(headers, body)
+    return status, headers, body
+
+
+def validate_autoscaling_request(response: ApplicationAutoScalingResponse) -> None:
+    """moto's checks of ServiceNamespace and ScalableDimension (raises its ValidationException)."""
+    response._validate_params()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SageMaker: the backend's record dictionaries.
+
+# CreateTrainingJob's request members and moto's ``create_training_job`` arguments, with moto's defaults.
+_TRAINING_JOB_ARGUMENTS = (
+    ("training_job_name", "TrainingJobName", None),
+    ("hyper_parameters", "HyperParameters", None),
+    ("algorithm_specification", "AlgorithmSpecification", None),
+    ("role_arn", "RoleArn", None),
+    ("input_data_config", "InputDataConfig", None),
+    ("output_data_config", "OutputDataConfig", None),
+    ("resource_config", "ResourceConfig", None),
+    ("vpc_config", "VpcConfig", None),
+    ("stopping_condition", "StoppingCondition", None),
+    ("tags", "Tags", None),
+    ("enable_network_isolation", "EnableNetworkIsolation", False),
+    ("enable_inter_container_traffic_encryption", "EnableInterContainerTrafficEncryption", False),
+    ("enable_managed_spot_training", "EnableManagedSpotTraining", False),
+    ("checkpoint_config", "CheckpointConfig", None),
+    ("debug_hook_config", "DebugHookConfig", None),
+    ("debug_rule_configurations", "DebugRuleConfigurations", None),
+    ("tensor_board_output_config", "TensorBoardOutputConfig", None),
+    ("experiment_config", "ExperimentConfig", None),
+)
+
+
+def create_training_job_record(backend: SageMakerModelBackend, request: dict[str, Any]) -> FakeTrainingJob:
+    """moto's record of a new training job, stored in ``backend``, from CreateTrainingJob's request members
+    (botocore names). Members moto keeps no argument for (``Environment``) are the caller's to set."""
+    arguments = {argument: request.get(member, default) for argument, member, default in _TRAINING_JOB_ARGUMENTS}
+    return SageMakerModelBackend.create_training_job(backend, **arguments)
+
+
+def training_jobs(backend: SageMakerModelBackend) -> list[FakeTrainingJob]:
+    return list(backend.training_jobs.values())
+
+
+def training_job(backend: SageMakerModelBackend, name: str) -> FakeTrainingJob | None:
+    return backend.training_jobs.get(name)
+
+
+def tuning_jobs(backend: SageMakerModelBackend) -> list[HyperParameterTuningJob]:
+    return list(backend.hyper_parameter_tuning_jobs.values())
+
+
+def tuning_job(backend: SageMakerModelBackend, name: str) -> HyperParameterTuningJob | None:
+    return backend.hyper_parameter_tuning_jobs.get(name)
+
+
+def sagemaker_endpoints(backend: SageMakerModelBackend) -> list[FakeEndpoint]:
+    return list(backend.endpoints.values())
+
+
+def sagemaker_endpoint(backend: SageMakerModelBackend, name: str) -> FakeEndpoint | None:
+    return backend.endpoints.get(name)
+
+
+def endpoint_config(backend: SageMakerModelBackend, name: str) -> Any | None:
+    return backend.endpoint_configs.get(name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lambda: moto's function and layer storages.
+
+
+def lambda_backends_created() -> list[LambdaBackend]:
+    """Every Lambda backend instance created so far."""
+    return [backend for _account_id, _region, backend in lambda_backends.iter_backends()]
+
+
+def latest_functions(backend: LambdaBackend) -> list[LambdaFunction]:
+    """The ``$LATEST`` version of every function."""
+    return list(backend._lambdas.latest())
+
+
+def function_versions(backend: LambdaBackend) -> list[LambdaFunction]:
+    """Every version (``$LATEST`` and published) of every function."""
+    return list(backend._lambdas.all())
+
+
+def function_name_in_arn(backend: LambdaBackend, arn: str) -> tuple[str, str | None]:
+    """(name, qualifier) of a function ARN, the qualifier None when it has none."""
+    _unqualified, name, qualifier = backend._lambdas.split_function_arn(arn)
+    return name, qualifier
+
+
+def picklable_lambda_state(backend: LambdaBackend) -> dict[str, Any]:
+    """The backend's ``__dict__`` with moto's function and layer storages, which hold weak references and lambdas,
+    replaced by their contents (see :func:`restore_lambda_state`)."""
+    state = dict(backend.__dict__)
+    functions = state.pop("_lambdas")
+    state["_saved_functions"] = functions._functions
+    state["_saved_aliases"] = dict(functions._aliases)
+    state["_saved_layers"] = state.pop("_layers")._layers
+    return state
+
+
+def restore_lambda_state(backend: LambdaBackend, state: dict[str, Any]) -> None:
+    """Put a state :func:`picklable_lambda_state` made into ``backend``, its storages rebuilt."""
+    state = dict(state)
+    functions = state.pop("_saved_functions")
+    aliases = state.pop("_saved_aliases")
+    layers = state.pop("_saved_layers")
+    backend.__dict__.update(state)
+    backend._lambdas = LambdaStorage(region_name=backend.region_name, account_id=backend.account_id)
+    backend._lambdas._functions = functions
+    backend._lambdas._aliases.update(aliases)
+    for group in functions.values():
+        for fn in [group["latest"], *group["versions"]]:
+            if fn is not None:
+                backend._lambdas._arns[fn.function_arn] = fn
+    backend._layers = LayerStorage()
+    backend._layers._layers = layers
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Application Auto Scaling: the backend's targets and policies.
+
+
+def autoscaling_backends_created() -> list[tuple[str, str, ApplicationAutoscalingBackend]]:
+    """(account, region, backend) for every Application Auto Scaling backend instance created so far."""
+    return list(applicationautoscaling_backends.iter_backends())
+
+
+def scalable_targets(backend: ApplicationAutoscalingBackend) -> list[Any]:
+    """Every registered scalable target (``service_namespace, resource_id, scalable_dimension, min_capacity,
+    max_capacity``)."""
+    return [target for by_resource in backend.targets.values() for target in by_resource.values()]
+
+
+def scalable_target(backend: ApplicationAutoscalingBackend, resource_id: str, dimension: str) -> Any | None:
+    return backend.targets.get(dimension, {}).get(resource_id)
+
+
+def scalable_target_exists(backend: ApplicationAutoscalingBackend, resource_id: str, dimension: str) -> bool:
+    return scalable_target(backend, resource_id, dimension) is not None
+
+
+def scaling_policies(backend: ApplicationAutoscalingBackend) -> list[FakeApplicationAutoscalingPolicy]:
+    return list(backend.policies.values())
+
+
+def scaling_policy(backend: ApplicationAutoscalingBackend, namespace: str, resource_id: str, dimension: str,
+                   policy_name: str) -> FakeApplicationAutoscalingPolicy | None:
+    key = FakeApplicationAutoscalingPolicy.formulate_key(namespace, resource_id, dimension, policy_name)
+    return backend.policies.get(key)
+
+
+def forget_scaling_policy(backend: ApplicationAutoscalingBackend, policy: FakeApplicationAutoscalingPolicy) -> None:
+    """Remove ``policy`` from the backend's records (its alarms are the caller's)."""
+    for key, kept in list(backend.policies.items()):
+        if kept is policy:
+            del backend.policies[key]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# IAM and STS: the backends of one account (created on first use, as moto creates them for a request).
+
+
+def iam_backend(account_id: str, partition: str = "aws") -> IAMBackend:
+    return iam_backends[account_id][partition]
+
+
+def sts_backend(account_id: str, partition: str = "aws") -> Any:
+    return sts_backends[account_id][partition]
+
+
+def iam_accounts() -> list[str]:
+    """The accounts whose IAM backends exist so far."""
+    return list(iam_backends.keys())
+
+
+def sts_accounts() -> list[str]:
+    """The accounts whose STS backends exist so far."""
+    return list(sts_backends.keys())

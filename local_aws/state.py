@@ -70,13 +70,13 @@ class StateStore:
 def fail_interrupted_jobs(sagemaker_backend: Any) -> None:
     """Jobs that were running when the runtime stopped: Failed with a reason, never InProgress forever."""
     now = moto_seam.utcnow()
-    for job in sagemaker_backend.training_jobs.values():
+    for job in moto_seam.training_jobs(sagemaker_backend):
         if job.training_job_status in ("InProgress", "Stopping"):
             job.training_job_status = "Failed"
             job.secondary_status = "Failed"
             job.failure_reason = INTERRUPTED
             job.training_end_time = job.last_modified_time = now
-    for tuning_job in sagemaker_backend.hyper_parameter_tuning_jobs.values():
+    for tuning_job in moto_seam.tuning_jobs(sagemaker_backend):
         if tuning_job.hyper_parameter_tuning_job_status in ("InProgress", "Stopping"):
             tuning_job.hyper_parameter_tuning_job_status = "Failed"
             tuning_job.failure_reason = INTERRUPTED

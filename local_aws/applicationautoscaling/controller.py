@@ -29,7 +29,8 @@ from local_aws.applicationautoscaling.target_tracking import (
     high_alarm_state,
     low_alarm_state,
 )
-from local_aws.moto_seam import applicationautoscaling_backends, cloudwatch_backend, sagemaker_backend
+from local_aws import moto_seam
+from local_aws.moto_seam import cloudwatch_backend, sagemaker_backend
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class SageMakerVariants:
     """``VariantScaler`` over moto's SageMaker and CloudWatch backends (the runtime's own subclasses)."""
 
     def variant(self, account_id: str, region: str, endpoint: str, variant: str) -> tuple[str, int] | None:
-        found = sagemaker_backend(region, account_id).endpoints.get(endpoint)
+        found = moto_seam.sagemaker_endpoint(sagemaker_backend(region, account_id), endpoint)
         if found is None:
             return None
         for production_variant in found.production_variants:
@@ -132,9 +133,9 @@ class TargetTrackingController:
         now = self._clock()
         for account_id, region, backend in self._backends():
             with backend.lock:
-                policies = [p for p in backend.policies.values()
+                policies = [p for p in moto_seam.scaling_policies(backend)
                             if p.service_namespace == "sagemaker" and p.policy_type == "TargetTrackingScaling"]
-                targets = [t for dims in backend.targets.values() for t in dims.values() if t.service_namespace == "sagemaker"]
+                targets = [t for t in moto_seam.scalable_targets(backend) if t.service_namespace == "sagemaker"]
             for target in targets:
                 policy = next((p for p in policies if p.resource_id == target.resource_id
                                and p.scalable_dimension == target.scalable_dimension), None)
@@ -254,7 +255,7 @@ def _alarm_name(policy: Any, kind: str) -> str:
 
 
 def _moto_backends() -> list[tuple[str, str, LocalApplicationAutoscalingBackend]]:
-    return [(account, region, backend) for account, region, backend in applicationautoscaling_backends.iter_backends()
+    return [(account, region, backend) for account, region, backend in moto_seam.autoscaling_backends_created()
             if isinstance(backend, LocalApplicationAutoscalingBackend)]
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from local_aws.applicationautoscaling.target_tracking import HIGH_DATAPOINTS, LOW_DATAPOINTS, LOW_THRESHOLD_RATIO
 from local_aws.iam.action_catalog import service_linked_role
+from local_aws import moto_seam
 from local_aws.moto_seam import (
     ApplicationAutoscalingBackend,
-    FakeApplicationAutoscalingPolicy,
     JsonRESTError,
     cloudwatch_backend,
     ensure_service_linked_role,
@@ -92,7 +92,7 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
     def register_scalable_target(self, namespace: str, r_id: str, dimension: str, min_capacity: int | None,
                                  max_capacity: int | None, role_arn: str, suspended_state: str) -> Any:
         with self.lock:
-            existing = self.targets.get(dimension, {}).get(r_id)
+            existing = moto_seam.scalable_target(self, r_id, dimension)
             if namespace == "sagemaker":
                 self._validate_sagemaker_target(r_id, dimension, registered=existing is not None)
                 if existing is None and (min_capacity is None or max_capacity is None):
@@ -115,10 +115,10 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
     def deregister_scalable_target(self, namespace: str, r_id: str, dimension: str) -> None:
         with self.lock:
             super().deregister_scalable_target(namespace, r_id, dimension)
-            for key, policy in list(self.policies.items()):
+            for policy in moto_seam.scaling_policies(self):
                 if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == (namespace, r_id, dimension):
                     policy.delete_alarms(self.account_id, self.region_name)
-                    del self.policies[key]
+                    moto_seam.forget_scaling_policy(self, policy)
 
     def _validate_sagemaker_target(self, r_id: str, dimension: str, *, registered: bool) -> None:
         """Refuse what AWS refuses: another dimension, a missing endpoint or variant, an endpoint not InService.
@@ -129,7 +129,7 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
         match = SAGEMAKER_RESOURCE.match(r_id or "")
         if match is None or dimension != SAGEMAKER_DIMENSION:
             raise AWSValidationException("Unsupported service namespace, resource type or scalable dimension")
-        endpoint = sagemaker_backend(self.region_name, self.account_id).endpoints.get(match["endpoint"])
+        endpoint = moto_seam.sagemaker_endpoint(sagemaker_backend(self.region_name, self.account_id), match["endpoint"])
         if endpoint is None:
             raise AWSValidationException(f"The endpoint {match['endpoint']} does not exist")
         variants = [variant["VariantName"] for variant in endpoint.production_variants]
@@ -146,14 +146,13 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
     def put_scaling_policy(self, policy_name: str, service_namespace: str, resource_id: str,
                            scalable_dimension: str, policy_body: dict[str, Any], policy_type: str | None) -> Any:
         with self.lock:
-            if not self._scalable_target_exists(resource_id, scalable_dimension):
+            if not moto_seam.scalable_target_exists(self, resource_id, scalable_dimension):
                 raise ObjectNotFoundException(
                     f"No scalable target registered for service namespace: {service_namespace}, "
                     f"resource ID: {resource_id}, scalable dimension: {scalable_dimension}")
             if service_namespace == "sagemaker" and policy_type == "TargetTrackingScaling":
                 _validate_sagemaker_tracking(policy_body or {})
-            old = self.policies.get(FakeApplicationAutoscalingPolicy.formulate_key(
-                service_namespace, resource_id, scalable_dimension, policy_name))
+            old = moto_seam.scaling_policy(self, service_namespace, resource_id, scalable_dimension, policy_name)
             policy = super().put_scaling_policy(policy_name, service_namespace, resource_id, scalable_dimension,
                                                 policy_body, policy_type)
             if old is not None:

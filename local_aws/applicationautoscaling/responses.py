@@ -3,7 +3,12 @@
 import json
 
 from local_aws.applicationautoscaling.models import LocalApplicationAutoscalingBackend
-from local_aws.moto_seam import ApplicationAutoScalingResponse
+from local_aws.moto_seam import (
+    ApplicationAutoScalingResponse,
+    request_int_param,
+    request_param,
+    validate_autoscaling_request,
+)
 
 
 class LocalApplicationAutoScalingResponse(ApplicationAutoScalingResponse):
@@ -14,11 +19,12 @@ class LocalApplicationAutoScalingResponse(ApplicationAutoScalingResponse):
         return super().applicationautoscaling_backend
 
     def describe_scaling_activities(self) -> str:
-        self._validate_params()
+        validate_autoscaling_request(self)
         activities = self.applicationautoscaling_backend.describe_scaling_activities(
-            self._get_param("ServiceNamespace"), self._get_param("ResourceId"), self._get_param("ScalableDimension"))
-        max_results = self._get_int_param("MaxResults") or 50
-        start = int(self._get_param("NextToken") or 0)
+            request_param(self, "ServiceNamespace"), request_param(self, "ResourceId"),
+            request_param(self, "ScalableDimension"))
+        max_results = request_int_param(self, "MaxResults") or 50
+        start = int(request_param(self, "NextToken") or 0)
         page = activities[start:start + max_results]
         body = {"ScalingActivities": [activity.to_dict() for activity in page]}
         if start + max_results < len(activities):

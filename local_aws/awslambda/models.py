@@ -32,15 +32,8 @@ from local_aws.awslambda.runtime import FunctionSpec, InvokeResult, LambdaRuntim
 from local_aws.iam.role_sessions import Credentials, assume_service_role
 from local_aws.iam.service_access import LAMBDA_SERVICE, WRITE_LOGS, RoleSession, ServiceAccess
 from local_aws.iam.trust_policy import LAMBDA, service_can_assume
-from local_aws.moto_seam import (
-    ARN_PARTITION_REGEX,
-    LambdaBackend,
-    LambdaFunction,
-    LambdaStorage,
-    LayerStorage,
-    lambda_backends,
-    logs_backend,
-)
+from local_aws import moto_seam
+from local_aws.moto_seam import ARN_PARTITION_REGEX, LambdaBackend, LambdaFunction
 from local_aws.processes import ProcessSupervisor
 from local_aws.moto_seam import LambdaInvalidParameterValue as InvalidParameterValueException
 
@@ -92,29 +85,13 @@ class LocalLambdaBackend(LambdaBackend):
 
     def __getstate__(self) -> dict[str, Any]:
         """moto's storages hold weak references and lambdas: save their contents, rebuild them on load."""
-        state = dict(self.__dict__)
+        state = moto_seam.picklable_lambda_state(self)
         del state["limiter"]
-        storage = state.pop("_lambdas")
-        state["_saved_functions"] = storage._functions
-        state["_saved_aliases"] = dict(storage._aliases)
-        state["_saved_layers"] = state.pop("_layers")._layers
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        functions = state.pop("_saved_functions")
-        aliases = state.pop("_saved_aliases")
-        layers = state.pop("_saved_layers")
-        self.__dict__.update(state)
+        moto_seam.restore_lambda_state(self, state)
         self.limiter = ConcurrencyLimiter(DEFAULT_ACCOUNT_CONCURRENCY)
-        self._lambdas = LambdaStorage(region_name=self.region_name, account_id=self.account_id)
-        self._lambdas._functions = functions
-        self._lambdas._aliases.update(aliases)
-        for group in functions.values():
-            for fn in [group["latest"], *group["versions"]]:
-                if fn is not None:
-                    self._lambdas._arns[fn.function_arn] = fn
-        self._layers = LayerStorage()
-        self._layers._layers = layers
 
     # -- the execution role ---------------------------------------------------------------------------------------
     def create_function(self, spec: dict[str, Any]) -> LambdaFunction:
@@ -214,7 +191,7 @@ class LocalLambdaBackend(LambdaBackend):
 
     def _qualifier_label(self, name_or_arn: str, qualifier: str | None) -> str:
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
-            _, _, in_name = self._lambdas.split_function_arn(name_or_arn)
+            _, in_name = moto_seam.function_name_in_arn(self, name_or_arn)
         elif ":" in name_or_arn:
             in_name = name_or_arn.split(":", 1)[1]
         else:
@@ -241,7 +218,7 @@ class LocalLambdaBackend(LambdaBackend):
         return None if value is None else int(value)
 
     def _total_reserved(self, excluding: str | None = None) -> int:
-        return sum(int(fn.reserved_concurrency) for fn in self._lambdas.latest()
+        return sum(int(fn.reserved_concurrency) for fn in moto_seam.latest_functions(self)
                    if fn.reserved_concurrency is not None and fn.function_name != excluding)
 
     def put_function_concurrency(self, function_name: str, reserved_concurrency: str) -> str:
@@ -255,7 +232,7 @@ class LocalLambdaBackend(LambdaBackend):
         return fn.reserved_concurrency
 
     def get_account_settings(self) -> dict[str, Any]:
-        functions = list(self._lambdas.latest())
+        functions = moto_seam.latest_functions(self)
         return {
             "AccountLimit": {
                 "TotalCodeSize": 80530636800,
@@ -265,7 +242,7 @@ class LocalLambdaBackend(LambdaBackend):
                 "UnreservedConcurrentExecutions": self.limiter.account_limit - self._total_reserved(),
             },
             "AccountUsage": {
-                "TotalCodeSize": sum(int(fn.code_size or 0) for fn in self._lambdas.all()),
+                "TotalCodeSize": sum(int(fn.code_size or 0) for fn in moto_seam.function_versions(self)),
                 "FunctionCount": len(functions),
             },
         }
@@ -356,7 +333,7 @@ class LocalLambdaBackend(LambdaBackend):
 
     def _base_name(self, name_or_arn: str) -> str:
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
-            return self._lambdas.split_function_arn(name_or_arn)[1]
+            return moto_seam.function_name_in_arn(self, name_or_arn)[0]
         return name_or_arn.split(":", 1)[0]
 
 
@@ -397,7 +374,6 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
     events in it: a function without logging rights runs but leaves no logs. The judgement is the role's session
     (named after the function), recorded as ``lambda-service:WriteLogs`` when ``service_access`` records.
     """
-    logs = logs_backend(spec.region, spec.account_id)
     group_name = f"/aws/lambda/{spec.function_name}"
     role = RoleSession(spec.account_id, spec.region, spec.role_arn, spec.function_name)
     with _LOG_LOCK:
@@ -406,10 +382,8 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
         if denied is not None:
             logger.info("Dropped %s log events of %s: %s", len(lines), spec.function_name, denied.message)
             return
-        logs.ensure_log_group(group_name)
-        if stream_name not in logs.groups[group_name].streams:
-            logs.create_log_stream(group_name, stream_name)
-        logs.put_log_events(group_name, stream_name, [{"timestamp": ts, "message": text} for ts, text in lines])
+        moto_seam.put_log_events(spec.region, group_name, stream_name,
+                                 [{"timestamp": ts, "message": text} for ts, text in lines], spec.account_id)
 
 
 def start_lambda_runtime(state_dir: Path, endpoint_url: str, supervisor: ProcessSupervisor,
@@ -423,7 +397,7 @@ def start_lambda_runtime(state_dir: Path, endpoint_url: str, supervisor: Process
                             functools.partial(write_function_logs, service_access=service_access), supervisor,
                             idle_seconds=idle_seconds, pass_env=pass_env)
     LocalLambdaBackend.runtime = runtime
-    for _, _, backend in list(lambda_backends.iter_backends()):
+    for backend in moto_seam.lambda_backends_created():
         if isinstance(backend, LocalLambdaBackend):
             backend.restore_provisioned_concurrency()
     return runtime

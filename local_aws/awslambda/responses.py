@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 from local_aws.awslambda.exceptions import ValidationException
 from local_aws.awslambda.models import LocalLambdaBackend
-from local_aws.moto_seam import TYPE_RESPONSE, LambdaResponse
+from local_aws.moto_seam import TYPE_RESPONSE, LambdaResponse, operation_name
 from local_aws.request_validation import validation_message
 
 # URL rules moto lacks: provisioned concurrency (Put/Get/Delete/List) and GetAccountSettings.
@@ -25,7 +25,7 @@ class LocalLambdaResponse(LambdaResponse):
         return super().backend
 
     def call_action(self) -> TYPE_RESPONSE:
-        operation = self._get_action()
+        operation = operation_name(self)
         if operation:
             self.parse_parameters(self.normalized_request)  # names from the URL path, query string and body
             message = validation_message("lambda", operation, self.params)

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_aws.moto_seam import iam_backends, sts_backends
+from local_aws.moto_seam import iam_accounts, iam_backend, sts_accounts, sts_backend
 
 PARTITION = "aws"
 
@@ -34,13 +34,13 @@ def resolve_identity(access_key_id: str | None, session_token: str | None = None
     """The runtime-issued identity owning ``access_key_id``, or None for credentials the runtime did not issue."""
     if not access_key_id:
         return None
-    for account_id in list(sts_backends.keys()):
-        sts = sts_backends[account_id][PARTITION]
+    for account_id in sts_accounts():
+        sts = sts_backend(account_id, PARTITION)
         session = sts.get_assumed_role_from_access_key(access_key_id)
         if session is not None:
             return _role_session_identity(session)
-    for account_id in list(iam_backends.keys()):
-        iam = iam_backends[account_id][PARTITION]
+    for account_id in iam_accounts():
+        iam = iam_backend(account_id, PARTITION)
         for user in list(iam.users.values()):
             if any(key.access_key_id == access_key_id for key in user.access_keys):
                 return _user_identity(iam, user)
@@ -70,7 +70,7 @@ class _Session:
 
 
 def _role_session_identity(session: Any) -> Identity:
-    iam = iam_backends[session.account_id][PARTITION]
+    iam = iam_backend(session.account_id, PARTITION)
     role_name = session.role_arn.split("/")[-1]
     try:
         role = iam.get_role(role_name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timezone
 
-from local_aws.moto_seam import get_partition, iam_backends, sts_backends
+from local_aws.moto_seam import get_partition, iam_backend, sts_backend
 
 SAGEMAKER_SESSION_NAME = "SageMaker"
 DEFAULT_DURATION_SECONDS = 3600
@@ -35,11 +35,11 @@ def assume_service_role(account_id: str, region: str, role_arn: str, session_nam
     """AssumeRole ``role_arn`` through the runtime's STS for the role's maximum session duration."""
     partition = get_partition(region)
     try:
-        role = iam_backends[account_id][partition].get_role_by_arn(role_arn)
+        role = iam_backend(account_id, partition).get_role_by_arn(role_arn)
         duration = int(role.max_session_duration or DEFAULT_DURATION_SECONDS)
     except Exception:
         duration = DEFAULT_DURATION_SECONDS
-    assumed = sts_backends[account_id][partition].assume_role(
+    assumed = sts_backend(account_id, partition).assume_role(
         region_name=region, role_session_name=session_name, role_arn=role_arn,
         policy=None, duration=duration, external_id=None,
     )

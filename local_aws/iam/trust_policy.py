@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from local_aws.iam.policy_evaluation import EvaluationResult, PolicyDocumentError, evaluate
-from local_aws.moto_seam import get_partition, iam_backends
+from local_aws.moto_seam import get_partition, iam_backend
 
 ASSUME_ROLE = "sts:AssumeRole"
 SAGEMAKER = "sagemaker.amazonaws.com"
@@ -28,7 +28,7 @@ def service_can_assume(account_id: str, region: str, role_arn: str, service: str
     if not isinstance(role_arn, str) or not role_arn.startswith("arn:"):
         return False
     try:
-        role = iam_backends[account_id][get_partition(region)].get_role_by_arn(role_arn)
+        role = iam_backend(account_id, get_partition(region)).get_role_by_arn(role_arn)
     except Exception:
         return False
     context: dict[str, Any] = {"aws:PrincipalServiceName": service, "aws:SourceAccount": account_id}

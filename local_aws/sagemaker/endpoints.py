@@ -268,7 +268,7 @@ class EndpointManager:
             endpoint.endpoint_status = "InService" if previous is not None else "Failed"
             return
         with self._lock:
-            if backend.endpoints.get(endpoint.endpoint_name) is not endpoint:
+            if moto_seam.sagemaker_endpoint(backend, endpoint.endpoint_name) is not endpoint:
                 deployment.stop()  # deleted while it was starting
                 return
             self._live[key] = deployment

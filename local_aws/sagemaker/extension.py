@@ -26,8 +26,8 @@ class SageMakerExtension:
         """After a restart: interrupted jobs become Failed, endpoints that were serving start again."""
         for _, _, backend in moto_seam.backends_of("sagemaker"):
             fail_interrupted_jobs(backend)
-            for endpoint in list(backend.endpoints.values()):
-                config = backend.endpoint_configs.get(endpoint.endpoint_config_name)
+            for endpoint in moto_seam.sagemaker_endpoints(backend):
+                config = moto_seam.endpoint_config(backend, endpoint.endpoint_config_name)
                 if config is None or endpoint.endpoint_status == "Failed":
                     continue
                 endpoint.endpoint_status = "Creating"

@@ -44,18 +44,20 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         return super().create_model(model_name=model_name, execution_role_arn=execution_role_arn, **kwargs)
 
     # --- training jobs --------------------------------------------------------------------------------
-    def create_training_job(self, environment: dict[str, str] | None = None, tuning_job_name: str | None = None,
-                            start: bool = True, **kwargs: Any) -> Any:
-        name = kwargs["training_job_name"]
-        if name in self.training_jobs:
+    def create_training_job(self, request: dict[str, Any], tuning_job_name: str | None = None,
+                            start: bool = True) -> Any:
+        """A training job from CreateTrainingJob's request members (botocore names), started unless ``start`` is
+        False; ``tuning_job_name`` names the tuning job that launches it as a trial."""
+        name = request.get("TrainingJobName")
+        if moto_seam.training_job(self, name) is not None:
             arn = moto_seam.FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
             raise ResourceInUse("Training job names must be unique within an AWS account and region, and a "
                                 f"training job with this name already exists ({arn})")
         if tuning_job_name is None:  # a tuning job's trials were checked with the tuning job
-            self.require_assumable(kwargs["role_arn"])
-        kwargs["algorithm_specification"] = copy.deepcopy(kwargs["algorithm_specification"] or {})
-        metric_definitions = kwargs["algorithm_specification"].get("MetricDefinitions")
-        job = super().create_training_job(**kwargs)
+            self.require_assumable(request.get("RoleArn"))
+        algorithm_specification = copy.deepcopy(request.get("AlgorithmSpecification") or {})
+        metric_definitions = algorithm_specification.get("MetricDefinitions")
+        job = moto_seam.create_training_job_record(self, {**request, "AlgorithmSpecification": algorithm_specification})
         if metric_definitions:
             job.algorithm_specification["MetricDefinitions"] = metric_definitions
         else:
@@ -71,7 +73,7 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         job.final_metric_data_list = None
         job.training_start_time = None
         job.training_end_time = None
-        job.environment = environment or None
+        job.environment = request.get("Environment") or None
         job.tuning_job_name = tuning_job_name
         job.tuning_job_arn = None
         if start:
@@ -79,12 +81,11 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         return job
 
     def get_training_job(self, name: str) -> Any:
-        try:
-            return self.training_jobs[name]
-        except KeyError:
+        job = moto_seam.training_job(self, name)
+        if job is None:
             raise job_not_found(
-                "training job", moto_seam.FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
-            ) from None
+                "training job", moto_seam.FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name))
+        return job
 
     def stop_training_job(self, training_job_name: str) -> None:
         job = self.get_training_job(training_job_name)
@@ -104,15 +105,15 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         validate_tuning_request(kwargs["hyper_parameter_tuning_job_config"], kwargs.get("training_job_definition"))
         self.require_assumable(kwargs["training_job_definition"].get("RoleArn"))
         arn = super().create_hyper_parameter_tuning_job(**kwargs)
-        tuning_job = self.hyper_parameter_tuning_jobs[kwargs["hyper_parameter_tuning_job_name"]]
+        tuning_job = moto_seam.tuning_job(self, kwargs["hyper_parameter_tuning_job_name"])
         self.live.tuning.start(self, tuning_job)
         return arn
 
     def get_tuning_job(self, name: str) -> Any:
-        try:
-            return self.hyper_parameter_tuning_jobs[name]
-        except KeyError:
-            raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}") from None
+        tuning_job = moto_seam.tuning_job(self, name)
+        if tuning_job is None:
+            raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+        return tuning_job
 
     def describe_hyper_parameter_tuning_job(self, hyper_parameter_tuning_job_name: str) -> dict[str, Any]:
         tuning_job = self.get_tuning_job(hyper_parameter_tuning_job_name)
@@ -145,7 +146,7 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
 
     # --- endpoints ------------------------------------------------------------------------------------
     def create_endpoint(self, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]) -> Any:
-        if endpoint_name in self.endpoints:
+        if moto_seam.sagemaker_endpoint(self, endpoint_name) is not None:
             arn = moto_seam.FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationException(f'Cannot create already existing endpoint "{arn}".')
         config = self.get_endpoint_config(endpoint_config_name)
@@ -159,16 +160,18 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         return endpoint
 
     def get_endpoint_config(self, name: str) -> Any:
-        if name not in self.endpoint_configs:
+        config = moto_seam.endpoint_config(self, name)
+        if config is None:
             arn = moto_seam.arn_formatter("endpoint-config", name, self.account_id, self.region_name)
             raise ValidationException(f"Could not find endpoint configuration '{arn}'.")
-        return self.endpoint_configs[name]
+        return config
 
     def get_endpoint(self, name: str) -> Any:
-        if name not in self.endpoints:
+        endpoint = moto_seam.sagemaker_endpoint(self, name)
+        if endpoint is None:
             arn = moto_seam.FakeEndpoint.arn_formatter(name, self.account_id, self.region_name)
             raise ValidationException(f"Could not find endpoint '{arn}'.")
-        return self.endpoints[name]
+        return endpoint
 
     def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
         endpoint = self.get_endpoint(endpoint_name)

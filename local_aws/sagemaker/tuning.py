@@ -26,6 +26,7 @@ from typing import Any
 
 import optuna
 
+from local_aws import moto_seam
 from local_aws.moto_seam import utcnow
 from local_aws.sagemaker.exceptions import ValidationException
 from local_aws.sagemaker.metric_definitions import metric_values
@@ -242,7 +243,7 @@ class TuningRun:
                 break
             if self.stop_requested.is_set():
                 for name in running:
-                    job = self.backend.training_jobs.get(name)
+                    job = moto_seam.training_job(self.backend, name)
                     if job is not None and job.training_job_status == "InProgress":
                         self.backend.stop_training_job(name)
             elif self.early_stopping:
@@ -275,29 +276,9 @@ class TuningRun:
         name = f"{self.job.hyper_parameter_tuning_job_name}-{number:03d}-{secrets.token_hex(4)}"
         definition = self.definition
         hyper_parameters = {**(definition.get("StaticHyperParameters") or {}), **tuned}
+        request = {**definition, "TrainingJobName": name, "HyperParameters": hyper_parameters}
         training_job = self.backend.create_training_job(
-            training_job_name=name,
-            hyper_parameters=hyper_parameters,
-            algorithm_specification=definition.get("AlgorithmSpecification"),
-            role_arn=definition.get("RoleArn"),
-            input_data_config=definition.get("InputDataConfig"),
-            output_data_config=definition.get("OutputDataConfig"),
-            resource_config=definition.get("ResourceConfig"),
-            vpc_config=definition.get("VpcConfig"),
-            stopping_condition=definition.get("StoppingCondition"),
-            tags=None,
-            enable_network_isolation=definition.get("EnableNetworkIsolation", False),
-            enable_inter_container_traffic_encryption=definition.get("EnableInterContainerTrafficEncryption", False),
-            enable_managed_spot_training=definition.get("EnableManagedSpotTraining", False),
-            checkpoint_config=definition.get("CheckpointConfig"),
-            debug_hook_config=None,
-            debug_rule_configurations=None,
-            tensor_board_output_config=None,
-            experiment_config=None,
-            environment=definition.get("Environment"),
-            tuning_job_name=self.job.hyper_parameter_tuning_job_name,
-            start=False,
-        )
+            request, tuning_job_name=self.job.hyper_parameter_tuning_job_name, start=False)
         training_job.tuning_job_arn = self.job.arn
         self.trials[name] = (trial, tuned)
         self.training_jobs.append(training_job)
@@ -320,7 +301,7 @@ class TuningRun:
 
     def stop_early(self, running: set[str]) -> None:
         for name in running:
-            job = self.backend.training_jobs.get(name)
+            job = moto_seam.training_job(self.backend, name)
             if job is None or job.training_job_status != "InProgress":
                 continue
             values = metric_values(self.objective_regex, self.tuner.training.output_lines(self.backend.region_name, job.arn))
@@ -377,7 +358,7 @@ class Tuner:
         if run is not None:
             return [run.summary(job) for job in list(run.training_jobs)]
         # After a restart: the trials are the training jobs that name this tuning job.
-        return [job.tuning_summary for job in backend.training_jobs.values()
+        return [job.tuning_summary for job in moto_seam.training_jobs(backend)
                 if getattr(job, "tuning_job_name", None) == tuning_job.hyper_parameter_tuning_job_name
                 and getattr(job, "tuning_summary", None)]
 
