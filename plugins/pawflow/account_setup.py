@@ -31,20 +31,24 @@ def _document(name: str) -> str:
     return json.dumps(json.loads((IAM_DIR / name).read_text()))
 
 
-def ensure_sagemaker_execution_role(iam, role_name: str = SAGEMAKER_ROLE) -> str:
-    """Create the role SageMaker jobs and models run as, or update its trust and policy; return its ARN."""
-    trust = _document("sagemaker-execution-role-trust.json")
+def _ensure_role(iam, role_name: str, trust: str, description: str, policy_name: str, policy: str) -> str:
+    """Create a role with ``trust`` and one inline ``policy``, or bring both up to date; return its ARN."""
     try:
-        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust,
-                              Description="pawflow: SageMaker training jobs and models")["Role"]["Arn"]
+        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust, Description=description)["Role"]["Arn"]
         log.info("created role %s", role_name)
     except iam.exceptions.EntityAlreadyExistsException:
         iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
         arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
         log.info("role %s exists; trust policy brought up to date", role_name)
-    iam.put_role_policy(RoleName=role_name, PolicyName=SAGEMAKER_POLICY,
-                        PolicyDocument=_document("sagemaker-execution-role-policy.json"))
+    iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=policy)
     return arn
+
+
+def ensure_sagemaker_execution_role(iam, role_name: str = SAGEMAKER_ROLE) -> str:
+    """Create the role SageMaker jobs and models run as, or update its trust and policy; return its ARN."""
+    return _ensure_role(iam, role_name, _document("sagemaker-execution-role-trust.json"),
+                        "pawflow: SageMaker training jobs and models", SAGEMAKER_POLICY,
+                        _document("sagemaker-execution-role-policy.json"))
 
 
 def ensure_lambda_permissions_boundary(iam, account_id: str, policy_name: str = LAMBDA_BOUNDARY) -> str:
@@ -93,18 +97,9 @@ def airflow_role_trust(account_id: str, partition: str = "aws") -> dict:
 
 def ensure_airflow_role(iam, account_id: str, role_name: str = AIRFLOW_ROLE) -> str:
     """Create the role Airflow's connection assumes, or update its trust and policy; return its ARN."""
-    trust = json.dumps(airflow_role_trust(account_id))
-    try:
-        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust,
-                              Description="pawflow: what Airflow's aws_default connection works as")["Role"]["Arn"]
-        log.info("created role %s", role_name)
-    except iam.exceptions.EntityAlreadyExistsException:
-        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
-        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-        log.info("role %s exists; trust policy brought up to date", role_name)
-    iam.put_role_policy(RoleName=role_name, PolicyName=AIRFLOW_POLICY,
-                        PolicyDocument=_document("airflow-execution-role-policy.json"))
-    return arn
+    return _ensure_role(iam, role_name, json.dumps(airflow_role_trust(account_id)),
+                        "pawflow: what Airflow's aws_default connection works as", AIRFLOW_POLICY,
+                        _document("airflow-execution-role-policy.json"))
 
 
 def set_up_account(iam, sts) -> dict:
