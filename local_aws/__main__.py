@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"local_aws administrator credentials: AWS_ACCESS_KEY_ID={settings.access_key_id} "
           f"AWS_SECRET_ACCESS_KEY={settings.secret_access_key}", flush=True)
     try:
-        stop.wait()
+        # The kernel may deliver SIGTERM to any of the runtime's threads; Python then runs the handler only when
+        # the main thread next runs bytecode, which an untimed wait would never do. So wait in short slices.
+        while not stop.wait(timeout=0.5):
+            pass
     finally:
         server.stop()
         print("local_aws stopped", flush=True)
