@@ -6,6 +6,28 @@ import io
 import tarfile
 
 
+#: The serving code of an echo model (SageMaker's handler functions): it answers with the JSON body it gets.
+ECHO_INFERENCE = """
+import json
+
+
+def model_fn(model_dir):
+    return None
+
+
+def input_fn(body, content_type):
+    return json.loads(body)
+
+
+def predict_fn(data, model):
+    return data
+
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction), "application/json"
+"""
+
+
 def tar_gz(files: dict[str, str | bytes]) -> bytes:
     """A ``.tar.gz`` holding ``files`` (path inside the archive -> text or bytes)."""
     buffer = io.BytesIO()

@@ -11,28 +11,7 @@ import pytest
 from botocore.config import Config
 
 from local_aws.server import ServerProcess
-from tests.archives import tar_gz
-
-INFERENCE = """
-import json
-
-
-def model_fn(model_dir):
-    return None
-
-
-def input_fn(body, content_type):
-    return json.loads(body)
-
-
-def predict_fn(data, model):
-    return data
-
-
-def output_fn(prediction, accept):
-    return json.dumps(prediction), "application/json"
-"""
-
+from tests.archives import ECHO_INFERENCE, tar_gz
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory) -> ServerProcess:
@@ -53,19 +32,19 @@ def aws(server) -> Callable[[str], Any]:
 
 
 #: A model that takes a minute to load: its endpoint stays Creating for that long.
-SLOW_INFERENCE = INFERENCE.replace("def model_fn(model_dir):\n", "def model_fn(model_dir):\n    import time\n"
+SLOW_INFERENCE = ECHO_INFERENCE.replace("def model_fn(model_dir):\n", "def model_fn(model_dir):\n    import time\n"
                                    "    time.sleep(60)\n")
 
 
 @pytest.fixture
 def create_endpoint(aws, create_sagemaker_role) -> Iterator[Callable[..., str]]:
-    """``create_endpoint(inference=INFERENCE, model_data=True)``: create an endpoint serving ``inference`` (from a
+    """``create_endpoint(inference=ECHO_INFERENCE, model_data=True)``: create an endpoint serving ``inference`` (from a
     model.tar.gz that is missing when ``model_data`` is false), one ``AllTraffic`` instance; return its name at
     once. Every endpoint made is deleted afterwards."""
     s3, sagemaker = aws("s3"), aws("sagemaker")
     created = []
 
-    def create(inference: str = INFERENCE, model_data: bool = True) -> str:
+    def create(inference: str = ECHO_INFERENCE, model_data: bool = True) -> str:
         name = f"echo-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(Bucket=name)
         if model_data:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from local_aws.server import ServerProcess
 from local_aws.state_paths import derived_name
+from tests.archives import tar_gz
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "local_aws" / "scripts"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -29,16 +29,6 @@ TRAVERSAL = "../../../paths-canary"  # from <state>/sagemaker/training-jobs/<nam
 CANARY_FROM_CHANNEL = "../" * 10 + "paths-canary/alive.txt"
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def clients(endpoint_url: str) -> Callable[[str], Any]:

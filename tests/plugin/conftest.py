@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from tests.archives import tar_gz
+from tests.archives import ECHO_INFERENCE, tar_gz
 
 REGION = "us-east-1"
 
@@ -72,28 +72,6 @@ def unique(request) -> str:
     """A name unique to the test, for resources on the session's shared server."""
     digest = abs(hash(request.node.nodeid)) % 10**8
     return f"t{digest}"
-
-
-#: The serving code of the endpoint fixture's model: it echoes the JSON body it gets.
-ECHO_INFERENCE = """
-import json
-
-
-def model_fn(model_dir):
-    return None
-
-
-def input_fn(body, content_type):
-    return json.loads(body)
-
-
-def predict_fn(data, model):
-    return data
-
-
-def output_fn(prediction, accept):
-    return json.dumps(prediction), "application/json"
-"""
 
 
 @pytest.fixture
