@@ -114,6 +114,7 @@ class LocalAWSServer:
     def start(self) -> "LocalAWSServer":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = LocalRuntime(self.config)
+        self.runtime.attach()  # moto's backends are process-wide: they reach the runtime through the process
         self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
         self.gateway = Gateway(moto_seam.dispatcher_app())
         moto_seam.select_operations_as_aws()
@@ -159,6 +160,7 @@ class LocalAWSServer:
         self._save_state()
         for extension in reversed(self.extensions):
             extension.uninstall(self)
+        self.runtime.detach()
         self._server = None
         if self._temporary_state is not None:
             self._temporary_state.cleanup()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from local_aws import moto_seam
-from local_aws.extension import ServerContext
-from local_aws.awslambda.models import LocalLambdaBackend, start_lambda_runtime, stop_lambda_runtime
+from local_aws.awslambda.models import LocalLambdaBackend, start_lambda_runtime
 from local_aws.awslambda.responses import EXTRA_URL_PATHS, LocalLambdaResponse
+from local_aws.extension import ServerContext
 
 
 class LambdaExtension:
@@ -16,8 +16,7 @@ class LambdaExtension:
 
     def resume(self, server: ServerContext) -> None:
         """Start the runtime once the server's URL (the functions' AWS endpoint) is known."""
-        start_lambda_runtime(server.state_dir, server.endpoint_url, server.runtime.supervisor,
-                             server.config.security.pass_env, service_access=server.runtime.service_access)
+        start_lambda_runtime(server.runtime, server.endpoint_url, server.config.security.pass_env)
 
     def uninstall(self, server: ServerContext) -> None:
-        stop_lambda_runtime()
+        """Nothing to stop: the Lambda runtime is shut down with the server's runtime."""

@@ -15,7 +15,6 @@ class SageMakerExtension:
 
     def install(self, server: ServerContext) -> None:
         moto_seam.install_backend("sagemaker", LocalSageMakerBackend, LocalSageMakerResponse)
-        LocalSageMakerBackend.runtime = server.runtime
         InvokeEndpointHandler(server.runtime.endpoints, authorizer=server.authorizer).register(server.gateway)
 
     def resume(self, server: ServerContext) -> None:
@@ -30,4 +29,4 @@ class SageMakerExtension:
                 server.runtime.endpoints.deploy(backend, endpoint, config)
 
     def uninstall(self, server: ServerContext) -> None:
-        LocalSageMakerBackend.runtime = None
+        """Nothing to stop: training, tuning and endpoints are shut down with the server's runtime."""
