@@ -11,6 +11,7 @@ import pytest
 
 from local_aws.processes import ProcessSupervisor
 from pawflow.demo.processes import DemoServices, ManagedProcess
+from tests.processes import still_running
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,17 +46,6 @@ def _family(process: ManagedProcess) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    left = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                left.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return left
-
-
 def _wait_for_line(process: ManagedProcess, text: str) -> None:
     deadline = psutil.time.monotonic() + 30
     while text not in process.log_tail():
@@ -80,7 +70,7 @@ def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_pat
         family = _family(process)
         assert len(family) == 2
         process.stop(supervisor, grace_seconds=0.5)
-        assert _running(family) == []
+        assert still_running(family) == []
     finally:
         supervisor.stop_all(grace_seconds=0.5)
 
@@ -93,7 +83,7 @@ def test_stop_ends_a_child_that_moved_to_a_process_group_of_its_own(tmp_path):
         family = _wait_for_family(process, 2)
         assert os.getpgid(family[1].pid) not in (os.getpgid(family[0].pid), os.getpgid(0))
         process.stop(supervisor, grace_seconds=0.5)
-        assert _running(family) == []
+        assert still_running(family) == []
     finally:
         supervisor.stop_all(grace_seconds=0.5)
 
@@ -109,7 +99,7 @@ def test_services_are_all_stopped_when_the_block_raises(tmp_path):
                 families.extend(_family(process))
             raise RuntimeError("boom")
     assert len(families) == 4
-    assert _running(families) == []
+    assert still_running(families) == []
 
 
 def test_check_alive_names_the_service_that_exited_and_shows_its_log(tmp_path):
@@ -133,10 +123,10 @@ def test_what_a_killed_demo_left_running_is_ended_when_the_next_demo_starts(tmp_
         demo.send_signal(signal.SIGKILL)
         demo.wait(timeout=30)
         psutil.wait_procs([service_process], timeout=15)  # the parent-death signal reaches the service only
-        assert _running([grandchild]) == [grandchild]
+        assert still_running([grandchild]) == [grandchild]
 
         with DemoServices(tmp_path):
-            assert _running([grandchild]) == []
+            assert still_running([grandchild]) == []
     finally:
-        if grandchild is not None and _running([grandchild]):
+        if grandchild is not None and still_running([grandchild]):
             grandchild.kill()
