@@ -21,10 +21,10 @@ from local_aws.sagemaker.tuning import Tuner
 
 
 # The runtime this process's moto backends use (set by ``LocalRuntime.attach``).
-_attached: "LocalRuntime | None" = None
+_attached: LocalRuntime | None = None
 
 
-def attached_runtime() -> "LocalRuntime | None":
+def attached_runtime() -> LocalRuntime | None:
     """The runtime attached to this process, None when no server runs in it."""
     return _attached
 
@@ -125,6 +125,7 @@ class LocalRuntime:
         self.endpoints.endpoint_url = url
 
     def shutdown(self) -> None:
+        """End the services' parts (the last registered first), then tuning, training, endpoints and children."""
         for component in reversed(list(self.components.values())):
             component.shutdown()
         self.tuning.shutdown()
