@@ -19,7 +19,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from pawflow.demo.airflow_services import AirflowApiClient, AirflowEnvironment
-from pawflow.demo.processes import ProcessSupervisor, wait_until
+from pawflow.demo.processes import DemoServices, wait_until
+from tests.processes import still_running
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _alive(processes) -> list[psutil.Process]:
-    left = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                left.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return left
 
 
 def _processes_with_environ(name: str, value: str) -> list[psutil.Process]:
@@ -107,8 +97,8 @@ def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
     environment = AirflowEnvironment(home=home, api_port=_free_port(), aws_endpoint_url=aws_endpoint_url)
     started = time.monotonic()
     environment.prepare()
-    with ProcessSupervisor() as supervisor:
-        client = environment.start(supervisor, home / "service-logs")
+    with DemoServices(home) as services:
+        client = environment.start(services, home / "service-logs")
         dag_files = sorted(environment.dags_folder.glob("*.py"))
 
         def every_dag_file_parsed() -> bool:
@@ -117,12 +107,12 @@ def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
                 raise RuntimeError(f"DAG import errors: {errors}")
             return len(client.dag_ids()) >= len(dag_files)
 
-        wait_until(every_dag_file_parsed, timeout=120, interval=1.0, supervisor=supervisor,
+        wait_until(every_dag_file_parsed, timeout=120, interval=1.0, services=services,
                    what=f"the dag-processor to parse {', '.join(path.name for path in dag_files)}")
         log.info("Airflow up with %s DAGs at %s after %.1f s", len(dag_files), environment.base_url,
                  time.monotonic() - started)
         families = []
-        for process in supervisor.processes:
+        for process in services.processes:
             root = psutil.Process(process.popen.pid)
             families.extend([root, *root.children(recursive=True)])
         try:
@@ -131,7 +121,7 @@ def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
             client.close()
             stopping = time.monotonic()
     log.info("Airflow services stopped in %.1f s", time.monotonic() - stopping)
-    left = _alive(families) + _processes_with_environ("AIRFLOW_HOME", str(home))
+    left = still_running(families) + _processes_with_environ("AIRFLOW_HOME", str(home))
     assert not left, f"processes of the Airflow services still running after stop:\n{_describe(left)}"
 
 
@@ -161,7 +151,7 @@ def chromium(tmp_path_factory):
     finally:
         context.close()
         playwright.stop()
-    left = _alive(browser_processes) + _processes_with_argument(str(profile))
+    left = still_running(browser_processes) + _processes_with_argument(str(profile))
     assert not left, f"Chromium processes still running after close:\n{_describe(left)}"
 
 
