@@ -170,7 +170,7 @@ class TrainingJobRunner:
             self.job.training_end_time = now
             seconds = max(1, int((now - self.job.training_start_time).total_seconds()))
             self.job.training_time_in_seconds = seconds
-            self.job.billable_time_in_seconds = seconds * int(self.job.resource_config.get("InstanceCount", 1))
+            self.job.billable_time_in_seconds = seconds * int((self.job.resource_config or {}).get("InstanceCount", 1))
         if reason:
             self.job.failure_reason = reason[:_FAILURE_REASON_LIMIT]
         self.job.training_job_status = status
@@ -223,6 +223,7 @@ class TrainingJobRunner:
             self.transition("Uploading")
             self.upload(host_dirs)
             self.report_metrics()
+            self.job.model_artifacts = {"S3ModelArtifacts": self.model_artifact_uri()}
             self.finish("Stopped", self.interrupt_status)
             return
         failed = [(host, code) for host, code in exit_codes.items() if code != 0]
