@@ -1,12 +1,17 @@
 """Request parameters checked against botocore's service model, refused with AWS's "N validation errors detected" text.
 
-``validation_message(service, operation, params)`` walks the operation's input shape over the parsed
-parameters (structures, lists, nested members) and checks each string member's ``min``, ``max`` and
-``pattern``: the whole value must match, as AWS matches. Only members whose shape is in ``CHECKED_SHAPES``
-are checked today: the identifiers the runtime could build a file path from (SageMaker job, model, endpoint,
-endpoint config, variant and channel names; SageMaker Runtime's endpoint and target variant; Lambda function
-names, qualifiers and alias names). Widening the check to more parameters means adding shape names there
-(``None`` for a service checks every string member).
+``RequestValidator.check(operation, params)`` walks the operation's input shape over the members a request
+carries (``local_aws.wire_request`` reads them off the wire) and reports, as AWS words them, every missing
+required member (``Value null at 'roleArn' ... Member must not be null``), enum, ``min``/``max`` (lengths of
+strings, lists, maps and blobs; values of numbers) and ``pattern`` (the whole value must match, as AWS matches)
+it breaks; a value of the wrong JSON type raises :class:`TypeMismatch` (AWS's SerializationException text).
+The gateway filter ``local_aws.validation_filter`` runs it on every JSON and REST-JSON request.
+
+``validation_message(service, operation, params)`` checks only the identifiers the runtime could build a file
+path from (``CHECKED_SHAPES``: SageMaker job, model, endpoint, endpoint config, variant and channel names;
+SageMaker Runtime's endpoint and target variant; Lambda function names, qualifiers and alias names), on the
+parameters as moto parsed them: the response classes call it as a second guard for paths the gateway filter does
+not read (InvokeEndpoint's route, Lambda paths no botocore template matches).
 
 Patterns botocore writes in a form Python's ``re`` cannot compile are skipped, never guessed at; SageMaker
 quotes some patterns anchored (``^...``) in its messages where botocore's copy has lost the anchor, so the

@@ -52,14 +52,34 @@ def decode_json(body: bytes) -> Any:
         raise MalformedBody(str(error)) from error
 
 
+@dataclass(frozen=True)
+class UriTemplate:
+    """One REST operation's ``requestUri``: its method, path regex and the query literals it requires
+    (``?List=ALL`` tells ListProvisionedConcurrencyConfigs from GetProvisionedConcurrencyConfig)."""
+
+    method: str
+    path: re.Pattern[str]
+    query: tuple[tuple[str, str | None], ...]
+    operation: str
+
+    def match(self, method: str, path: str, query: Mapping[str, list[str]]) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        for name, value in self.query:
+            if name not in query or (value is not None and value not in query[name]):
+                return None
+        found = self.path.match(path)
+        return None if found is None else {label: unquote(text) for label, text in found.groupdict().items()}
+
+
 @functools.lru_cache(maxsize=None)
-def _uri_templates(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
-    """(method, path regex, operation) for every REST operation, most specific (longest literal) first."""
+def _uri_templates(service: str) -> tuple[UriTemplate, ...]:
+    """Every REST operation's template: those requiring query literals first, then the most literal paths."""
     model = service_model(service)
-    templates = []
+    ranked = []
     for name in model.operation_names:
         http = model.operation_model(name).http
-        path = http.get("requestUri", "/").split("?", 1)[0]
+        path, _, query = http.get("requestUri", "/").partition("?")
         regex = ""
         for part in re.split(r"(\{[^}]+\})", path):
             if part.startswith("{"):
@@ -69,20 +89,22 @@ def _uri_templates(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]
                 regex += f"(?P<{label}>.+)" if greedy else f"(?P<{label}>[^/]+)"
             else:
                 regex += re.escape(part)
+        literals = tuple((key, value if sep else None) for key, sep, value in
+                         (item.partition("=") for item in query.split("&") if item))
         literal = len(re.sub(r"\{[^}]+\}", "", path))
-        templates.append((literal, http.get("method", "POST"), re.compile(f"^{regex.rstrip('/')}/?$"), name))
-    templates.sort(key=lambda item: -item[0])
-    return tuple((method, regex, name) for _, method, regex, name in templates)
+        template = UriTemplate(http.get("method", "POST"), re.compile(f"^{regex.rstrip('/')}/?$"), literals, name)
+        ranked.append((-len(literals), -literal, template))
+    ranked.sort(key=lambda item: item[:2])
+    return tuple(template for _, _, template in ranked)
 
 
-def rest_operation(service: str, method: str, path: str) -> tuple[str, dict[str, str]] | None:
-    """The REST operation ``method path`` calls, with its URI labels (decoded), or None."""
-    for template_method, regex, name in _uri_templates(service):
-        if template_method != method:
-            continue
-        match = regex.match(path)
-        if match:
-            return name, {label: unquote(value) for label, value in match.groupdict().items()}
+def rest_operation(service: str, method: str, path: str, query: str = "") -> tuple[str, dict[str, str]] | None:
+    """The REST operation ``method path?query`` calls, with its URI labels (decoded), or None."""
+    query_values = parse_qs(query, keep_blank_values=True)
+    for template in _uri_templates(service):
+        labels = template.match(method, path, query_values)
+        if labels is not None:
+            return template.operation, labels
     return None
 
 
@@ -111,7 +133,7 @@ def _json_request(model: ServiceModel, headers: Mapping[str, str], body: bytes) 
 
 def _rest_json_request(service: str, model: ServiceModel, method: str, path: str, query: str,
                        headers: Mapping[str, str], body: bytes) -> WireRequest | None:
-    found = rest_operation(service, method, path)
+    found = rest_operation(service, method, path, query)
     if found is None:
         return None
     name, labels = found
