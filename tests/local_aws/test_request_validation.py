@@ -152,9 +152,9 @@ def test_a_request_aws_refuses_gets_the_services_error(server, target, operation
     assert (error.get("Message") or error.get("message") or "").startswith(message)
 
 
-def test_a_refused_training_job_is_never_created(server, aws):
+def test_a_refused_training_job_is_never_created(server, aws, sagemaker_role):
     send(server.endpoint_url, "sagemaker", "SageMaker.", "CreateTrainingJob",
-         training_job(TrainingJobName="refused-job", ResourceConfig=resources(InstanceCount=0)))
+         training_job(TrainingJobName="refused-job", RoleArn=sagemaker_role, ResourceConfig=None))
 
     names = [job["TrainingJobName"] for job in aws("sagemaker").list_training_jobs()["TrainingJobSummaries"]]
     assert "refused-job" not in names
