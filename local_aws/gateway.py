@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from local_aws.aws_errors import S3, error_response, request_protocol
+
 log = logging.getLogger(__name__)
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -57,6 +59,18 @@ def json_error(status: int, code: str, message: str, **extra: Any) -> Response:
     response = Response(json.dumps(body), status=status, content_type="application/x-amz-json-1.1")
     response.headers["x-amzn-ErrorType"] = code
     return response
+
+
+def internal_failure(aws_request: AWSRequest) -> Response:
+    """AWS's answer to a request that failed inside the service: ``InternalFailure`` (S3: ``InternalError``), HTTP
+    500, in the request's protocol, with AWS's wording and nothing of the failure itself."""
+    request = aws_request.request
+    protocol = request_protocol(aws_request.service, request.path, request.headers,
+                                request.query_string.decode("latin-1"), request.get_data(cache=True))
+    if protocol == S3:
+        return error_response(protocol, 500, "InternalError", "We encountered an internal error. Please try again.")
+    return error_response(protocol, 500, "InternalFailure",
+                          "The request processing has failed because of an unknown error, exception or failure.")
 
 
 class Gateway:
@@ -110,11 +124,16 @@ class Gateway:
             else:
                 try:
                     response = self._handlers[endpoint](aws_request, **arguments)
-                except Exception as error:
+                except Exception:
                     log.exception("handler for %s failed", environ.get("PATH_INFO"))
-                    response = json_error(500, "InternalFailure", f"{type(error).__name__}: {error}")
+                    response = internal_failure(aws_request)
                 return response(environ, start_response)
-        return self.fallback(environ, start_response)
+        try:
+            return self.fallback(environ, start_response)
+        except Exception:
+            # moto raised: the client gets its protocol's error body (never an HTML page), the traceback stays here.
+            log.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            return internal_failure(aws_request)(environ, start_response)
 
     def _filtered_start_response(self, aws_request: AWSRequest, start_response: Any) -> Any:
         def filtered(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

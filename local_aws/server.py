@@ -42,6 +42,7 @@ from local_aws.runtime import (
 )
 from local_aws.sagemaker.extension import SageMakerExtension
 from local_aws.state import StateStore
+from local_aws.validation_filter import RequestValidation
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class LocalAWSServer:
         RequestOriginPolicy(self.config.security, self.host).install(self.gateway)
         for extension in self.extensions:
             extension.install(self)
+        # After authentication (a request AWS cannot authenticate is refused as such, valid or not).
+        self.gateway.add_filter(RequestValidation())
         # After every extension's filters, so that it sees the principal the authentication filter verified.
         self.gateway.add_filter(MotoApiAccess(self.config.security))
         self.state.load()

@@ -110,6 +110,10 @@ class LocalApplicationAutoscalingBackend(ApplicationAutoscalingBackend):
             linked = service_linked_role("application-autoscaling", "RegisterScalableTarget", namespace)
             if linked is not None and not role_arn:
                 ensure_service_linked_role(self.account_id, *linked)  # as AWS creates it on first use
+                aws_service, role_name = linked
+                # The target names the role it scales with, as AWS reports it (RoleARN in DescribeScalableTargets).
+                target.role_arn = (f"arn:{moto_seam.get_partition(self.region_name)}:iam::{self.account_id}:role/"
+                                   f"aws-service-role/{aws_service}/{role_name}")
             return target
 
     def deregister_scalable_target(self, namespace: str, r_id: str, dimension: str) -> None:

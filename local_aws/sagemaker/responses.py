@@ -2,22 +2,54 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from local_aws import moto_seam
 from local_aws.moto_seam import TYPE_RESPONSE, ActionResult, EmptyResult, request_param
-from local_aws.request_validation import validation_message
+from local_aws.request_validation import validation_message, validator
+from local_aws.sagemaker.response_shape import filled, shaped
 from local_aws.sagemaker.exceptions import ValidationException
 
 
 class LocalSageMakerResponse(moto_seam.SageMakerResponse):
     """Adds StopTrainingJob, UpdateEndpoint, StopHyperParameterTuningJob and
-    ListTrainingJobsForHyperParameterTuningJob, passes CreateTrainingJob's Environment through, and refuses
-    requests whose names break the service model's constraints before anything acts on them."""
+    ListTrainingJobsForHyperParameterTuningJob, passes CreateTrainingJob's Environment through, refuses
+    requests whose names break the service model's constraints before anything acts on them, and shapes
+    replies as AWS does."""
 
     def call_action(self) -> TYPE_RESPONSE:
         message = validation_message("sagemaker", moto_seam.operation_name(self), getattr(self, "params", {}))
         if message is not None:
             return moto_seam.error_response(self, ValidationException(message))
-        return super().call_action()
+        status, headers, body = super().call_action()
+        return status, headers, self.shaped(status, body)
+
+    def shaped(self, status: int, body: Any) -> Any:
+        """A successful reply as AWS shapes it (``local_aws.sagemaker.response_shape``)."""
+        operation = validator("sagemaker").operation(moto_seam.operation_name(self))
+        if status != 200 or operation is None or operation.output_shape is None or not body:
+            return body
+        try:
+            reply = json.loads(body)
+        except (TypeError, ValueError):
+            return body
+        if not isinstance(reply, dict):
+            return body
+        reply = filled(operation.name, reply, self.objective_metric, self.variant_weights)
+        return json.dumps(shaped(operation.output_shape, operation.name, reply))
+
+    def objective_metric(self, tuning_job_name: str) -> str | None:
+        tuning_job = moto_seam.tuning_job(self.sagemaker_backend, tuning_job_name)
+        if tuning_job is None:
+            return None
+        objective = (tuning_job.hyper_parameter_tuning_job_config or {}).get("HyperParameterTuningJobObjective") or {}
+        return objective.get("MetricName")
+
+    def variant_weights(self, endpoint_config_name: str) -> dict[str, float]:
+        config = moto_seam.endpoint_config(self.sagemaker_backend, endpoint_config_name)
+        variants = getattr(config, "production_variants", None) or []
+        return {variant["VariantName"]: variant.get("InitialVariantWeight", 1.0) for variant in variants}
 
     def create_training_job(self) -> ActionResult:
         job = self.sagemaker_backend.create_training_job(dict(self.params))

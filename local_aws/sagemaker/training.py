@@ -102,7 +102,7 @@ class TrainingJobRunner:
             self.job.training_end_time = now
             seconds = max(1, int((now - self.job.training_start_time).total_seconds()))
             self.job.training_time_in_seconds = seconds
-            self.job.billable_time_in_seconds = seconds * int(self.job.resource_config.get("InstanceCount", 1))
+            self.job.billable_time_in_seconds = seconds * int((self.job.resource_config or {}).get("InstanceCount", 1))
         if reason:
             self.job.failure_reason = reason[:_FAILURE_REASON_LIMIT]
         self.job.training_job_status = status
@@ -156,6 +156,7 @@ class TrainingJobRunner:
             self.transition("Uploading")
             self.artifacts.upload(host_dirs)
             self.artifacts.report_metrics(self.lines())
+            self.job.model_artifacts = {"S3ModelArtifacts": self.artifacts.model_artifact_uri()}
             self.finish("Stopped", interrupt_status)
             return
         failed = [(host, code) for host, code in exit_codes.items() if code != 0]

@@ -5,7 +5,8 @@ job's ``ParameterRanges`` (Bayesian: TPE; Random: random sampling; Grid: every c
 categorical and integer ranges), at most ``MaxParallelTrainingJobs`` trials run at once and at most
 ``MaxNumberOfTrainingJobs`` are started. Each trial's objective is its training job's final value of the
 objective metric (read with the job's MetricDefinitions regex); failed trials count as failed and the
-search goes on. Describe reports the counters and the best training job as AWS does.
+search goes on. Describe reports the counters and the best training job as AWS does. Trials run on the definition's
+``ResourceConfig``, or on its ``HyperParameterTuningResourceConfig`` (what the SageMaker Python SDK sends).
 
 ``TrainingJobEarlyStoppingType: Auto`` applies SageMaker's median stopping rule: a running trial whose
 objective at step k (its k-th value in the log) is worse than the median of earlier trials' running averages
@@ -31,6 +32,7 @@ from local_aws.moto_seam import utcnow
 from local_aws.sagemaker.exceptions import ValidationException
 from local_aws.sagemaker.metric_definitions import metric_values
 from local_aws.sagemaker.training import TrainingScheduler
+from local_aws.service_limits import trial_resources
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +279,8 @@ class TuningRun:
         definition = self.definition
         hyper_parameters = {**(definition.get("StaticHyperParameters") or {}), **tuned}
         request = {**definition, "TrainingJobName": name, "HyperParameters": hyper_parameters}
+        if request.get("ResourceConfig") is None and request.get("HyperParameterTuningResourceConfig"):
+            request["ResourceConfig"] = trial_resources(request.pop("HyperParameterTuningResourceConfig"))
         training_job = self.backend.create_training_job(
             request, tuning_job_name=self.job.hyper_parameter_tuning_job_name, start=False)
         training_job.tuning_job_arn = self.job.arn

@@ -18,6 +18,13 @@ def invalid_parameters(message: str) -> Response:
     return json_error(400, "ValidationError", message)
 
 
+def payload_too_large(limit: int) -> Response:
+    """HTTP 413: the request body is over InvokeEndpoint's payload limit. AWS's answer carries no error type, so
+    botocore reports the status as the code ("An error occurred (413) ...")."""
+    body = json.dumps({"message": f"HTTP content length exceeded {limit} bytes."})
+    return Response(body, status=413, content_type="application/json")
+
+
 def variant_not_found(variant: str, name: str) -> Response:
     return json_error(400, "ValidationError", f"Variant {variant} not found for endpoint {name}.")
 

@@ -16,7 +16,14 @@ from local_aws import moto_seam
 from local_aws.gateway import AWSRequest, Gateway, json_error
 from local_aws.request_validation import validation_message
 from local_aws.sagemaker.endpoints import EndpointManager
-from local_aws.sagemaker_runtime.exceptions import endpoint_not_found, invalid_parameters, model_error, variant_not_found
+from local_aws.sagemaker_runtime.exceptions import (
+    endpoint_not_found,
+    invalid_parameters,
+    model_error,
+    payload_too_large,
+    variant_not_found,
+)
+from local_aws.service_limits import INVOKE_ENDPOINT_MAX_BYTES
 
 
 class InvokeEndpointHandler:
@@ -39,6 +46,8 @@ class InvokeEndpointHandler:
                                      {"EndpointName": name, **({"TargetVariant": target} if target is not None else {})})
         if message is not None:
             return invalid_parameters(message)
+        if len(request.get_data(cache=True)) > INVOKE_ENDPOINT_MAX_BYTES:
+            return payload_too_large(INVOKE_ENDPOINT_MAX_BYTES)
         if self.authorizer is not None:
             denied = self.authorizer.judge_route(request.environ, request.headers, "sagemaker-runtime",
                                                  "InvokeEndpoint", {"EndpointName": name}, region, self.account_id)

@@ -75,6 +75,7 @@ def test_stop_training_job_stops_it_and_keeps_what_the_model_dir_holds(aws, trai
     job = finished_job(job_name)
 
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/output/{job_name}/output/model.tar.gz"
     model = untar(s3.get_object(Bucket=bucket, Key=f"output/{job_name}/output/model.tar.gz")["Body"].read())
     assert model["interrupted.txt"] == b"signal 15"
 

@@ -140,7 +140,7 @@ def json_protocol_requests(draw):
     query = draw(st.sampled_from(["", f"?Action={decoy}", f"?Action={decoy}&Version=2017-07-24"]))
     body = draw(st.sampled_from([
         "{}",
-        json.dumps({"NameContains": f"&Action={decoy}&"}),            # a body that also parses as a form
+        json.dumps({"Decoy": f"&Action={decoy}&"}),  # a body that also parses as a form (an unknown member, ignored)
         json.dumps({"Action": decoy, "X-Amz-Target": f"SageMaker.{decoy}"}),
     ]))
     headers = {random_case(draw, "X-Amz-Target"): f"SageMaker.{target}",
