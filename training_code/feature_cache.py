@@ -60,6 +60,7 @@ class ExtractionResult:
     seconds: float
     images: int
     path: Path | None
+    key: dict  # what the features depend on (see ``entry_key``)
 
     @property
     def images_per_second(self) -> float:
@@ -188,8 +189,8 @@ def cached_features(cache: FeatureCache, backbone_name: str, weights_id: str, ba
                 log.info("Feature cache miss: extracted %s features of %d %s images in %.2f s (%.1f images/s, "
                          "%s)%s", backbone_name, len(split), split.name, seconds, len(split) / seconds,
                          precision.name, f"; stored in {path}" if stored else "")
-                return ExtractionResult(features, False, seconds, len(split), path if stored else None)
+                return ExtractionResult(features, False, seconds, len(split), path if stored else None, key_material)
     seconds = time.perf_counter() - start
     log.info("Feature cache hit: %s features of %d %s images loaded from %s in %.2f s",
              backbone_name, len(split), split.name, path, seconds)
-    return ExtractionResult(features, True, seconds, len(split), path)
+    return ExtractionResult(features, True, seconds, len(split), path, key_material)
