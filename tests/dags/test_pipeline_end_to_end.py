@@ -90,9 +90,11 @@ def test_second_run_converges_without_reuploading_or_republishing(runs):
 
 
 def _log_text(client, job_name: str) -> str:
-    logs = client("logs")
-    events = logs.filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job_name}/")
-    return "\n".join(event["message"] for event in events["events"])
+    logs, group = client("logs"), "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    assert streams, f"no log stream of {job_name}"
+    return "\n".join(event["message"] for stream in streams
+                     for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"])
 
 
 def test_first_run_extracts_features_once_and_trials_train_heads_on_them(runs, client):
