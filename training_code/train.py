@@ -13,6 +13,11 @@ in milliseconds per epoch. It trades per-epoch random augmentation away. ``--aug
 (random crops and flips every epoch through the whole network), ``--unfreeze-last-block`` also trains the last
 backbone block.
 
+Extract once, tune many: ``--extract-features-only`` runs the backbone over train/valid/test and writes the
+features (with the backbone's weights) to the model dir (see ``feature_set``); a job given that folder as its
+``features`` channel (``SM_CHANNEL_FEATURES`` or ``--features-dir``) trains only the head and never builds the
+backbone. The full path ignores the channel and trains from images.
+
 With several hosts (``SM_HOSTS`` or ``--hosts``) the hosts train one model together: each computes features for
 its shard of the data, gradients are averaged (DistributedDataParallel), metrics are summed over all ranks, and
 rank 0 alone writes the model and metrics. User errors exit with status 2 and one message, as argparse does.
@@ -53,12 +58,14 @@ from distributed_training import (
     sum_across_ranks,
 )
 from feature_cache import FeatureCache, cached_features, default_cache_dir
+from feature_set import read_feature_set, write_feature_set
 from image_data import DataError, ImageDataset, find_classes, load_splits, resolve_data_dir
 from training_report import plot_training_curve, write_metrics
 
 log = logging.getLogger("train")
 
 TRAINING_CHANNEL = "training"
+FEATURES_CHANNEL = "features"
 DEFAULT_MASTER_PORT = 29500
 
 
@@ -69,6 +76,7 @@ def environment_defaults(environ=os.environ) -> dict:
     """Every default that comes from the environment (SageMaker's ``SM_*`` and pawflow's own), read here only."""
     return {
         "data_dir": environ.get(f"SM_CHANNEL_{TRAINING_CHANNEL.upper()}", "dogImages"),
+        "features_dir": environ.get(f"SM_CHANNEL_{FEATURES_CHANNEL.upper()}", ""),
         "model_dir": environ.get("SM_MODEL_DIR", "TrainedModels"),
         "output_data_dir": environ.get("SM_OUTPUT_DATA_DIR", "TrainingOutput"),
         "hosts": environ.get("SM_HOSTS", ""),
@@ -168,6 +176,12 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
             help="folder with train/ valid/ test/ class folders (env SM_CHANNEL_TRAINING)")
     _option(paths, "model-dir", default=defaults["model_dir"],
             help="where the model, classes.json, model_config.json and code/ go (env SM_MODEL_DIR)")
+    _option(paths, "features-dir", default=defaults["features_dir"],
+            help="features written by --extract-features-only; the head trains on them and the backbone is never "
+                 "built (env SM_CHANNEL_FEATURES; ignored by the full path)")
+    _option(paths, "extract-features-only", type=boolean, nargs="?", const=True, default=False, metavar="BOOL",
+            help="compute the backbone features of train/valid/test once and write them, with the backbone's "
+                 "weights, to the model dir instead of training")
     _option(paths, "output-data-dir", default=defaults["output_data_dir"],
             help="where metrics.json and training_curve.png go (env SM_OUTPUT_DATA_DIR)")
 
@@ -302,7 +316,7 @@ class TrainingResult:
     history: list
     best_epoch: int
     test: EpochStats
-    model: classifier.DogBreedClassifier
+    model: classifier.DogBreedClassifier | dict  # a module, or its state dict when the backbone was never built
     extraction: dict
 
 
@@ -357,9 +371,33 @@ def train_on_cached_features(args, context, device, backbone, feature_dim, class
                             "images_per_second": result.images_per_second}
         features[name], labels[name] = result.features.to(device), split_labels(split).to(device)
 
+    history, best_epoch, test, head = train_head(args, context, device, feature_dim, len(class_names), features, labels)
+    backbone = backbone.to(memory_format=torch.contiguous_format)
+    return TrainingResult(history, best_epoch, test, classifier.DogBreedClassifier(backbone, head), extraction)
+
+
+def train_on_feature_set(args, context, device, feature_set):
+    """Features channel: the head trains on features computed by an extraction job; no backbone is built.
+
+    The saved model is still complete: its backbone weights are the extraction job's, read as tensors.
+    """
+    features, labels = {}, {}
+    for name in feature_set.features:
+        features[name] = feature_set.features[name][context.rank::context.world_size].to(device)
+        labels[name] = feature_set.labels[name][context.rank::context.world_size].to(device)
+    history, best_epoch, test, head = train_head(args, context, device, feature_set.feature_dim,
+                                                 len(feature_set.class_names), features, labels)
+    state = {f"backbone.{key}": value for key, value in feature_set.backbone_state().items()}
+    state.update({f"head.{key}": value.cpu() for key, value in head.state_dict().items()})
+    extraction = {name: {"images": int(labels[name].numel()), "source": "features channel"} for name in labels}
+    return TrainingResult(history, best_epoch, test, state, extraction)
+
+
+def train_head(args, context, device, feature_dim, num_classes, features, labels):
+    """Train a fresh head on per-split feature tensors; returns ``(history, best_epoch, test stats, head)``."""
     # Seeded here, not only at start: extraction draws from the global RNG on a cache miss and not on a hit.
     seed_everything(args.seed)
-    head = classifier.ClassifierHead(feature_dim, len(class_names), args.hidden_units, args.dropout).to(device)
+    head = classifier.ClassifierHead(feature_dim, num_classes, args.hidden_units, args.dropout).to(device)
     model = _data_parallel(head, context, device)
     optimizer = torch.optim.Adam(head.parameters(), lr=args.learning_rate)
     shuffle = torch.Generator().manual_seed(args.seed + context.rank)
@@ -370,8 +408,7 @@ def train_on_cached_features(args, context, device, backbone, feature_dim, class
     history, best_epoch = fit(model, batches("train", shuffle), batches("valid"), optimizer, [head], head,
                               args, context, FP32, device)
     test = evaluate(head, batches("test")(), context, FP32, device)
-    backbone = backbone.to(memory_format=torch.contiguous_format)
-    return TrainingResult(history, best_epoch, test, classifier.DogBreedClassifier(backbone, head), extraction)
+    return history, best_epoch, test, head
 
 
 def train_full(args, context, device, backbone, feature_dim, class_names, splits, precision):
@@ -490,25 +527,72 @@ def run(args) -> int:
         shutdown(context)
 
 
+def extraction_job(args, context: DistributedContext, device, precision) -> int:
+    """Backbone features of every split, once, written with the backbone's weights to the model dir."""
+    if context.enabled:
+        raise DataError(f"--extract-features-only runs on one host; the job has {context.world_size}")
+    log.info("Extracting %s features of train/valid/test on %s in %s", args.backbone, device, precision.name)
+    class_names, splits = load_data(args, context)
+    backbone, _ = classifier.build_backbone(args.backbone)
+    cache = FeatureCache(args.feature_cache_dir)
+    transform = classifier.eval_transform(args.backbone)
+    weights = classifier.PRETRAINED_WEIGHTS[args.backbone]
+    prepared = precision.prepare_module(backbone.to(device))
+    features, labels, key_material, extraction = {}, {}, {}, {}
+    for name, split in splits.items():
+        result = cached_features(cache, args.backbone, weights, prepared, split, transform, device, precision,
+                                 args.num_workers)
+        features[name], labels[name] = result.features, split_labels(split)
+        key_material[name] = result.key
+        extraction[name] = {"images": result.images, "seconds": result.seconds, "cache_hit": result.cache_hit,
+                            "images_per_second": result.images_per_second}
+    backbone_state = {key: value.contiguous().cpu()
+                      for key, value in prepared.to(memory_format=torch.contiguous_format).state_dict().items()}
+    manifest = write_feature_set(args.model_dir, backbone=args.backbone, weights=weights, precision=precision.name,
+                                 class_names=class_names, features=features, labels=labels,
+                                 backbone_state=backbone_state, key_material=key_material)
+    log.info("Wrote %s features of %s images to %s", args.backbone,
+             ", ".join(f"{len(labels[name])} {name}" for name in labels), manifest.parent)
+    write_metrics(args.output_data_dir, {"backbone": args.backbone, "path": "extract-features-only",
+                                         "precision": precision.name, "feature_extraction": extraction})
+    return 0
+
+
 def train_job(args, context: DistributedContext, device) -> int:
     precision = choose_precision(args.precision, device)
     full_path = args.augment or args.unfreeze_last_block
-    log.info("Training %s on %s: %s path, backbone in %s, %d host(s)", args.backbone, device,
-             "full (augmented)" if full_path else "cached-feature", precision.name, context.world_size)
-    class_names, splits = load_data(args, context)
-    backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))
-    train = train_full if full_path else train_on_cached_features
-    result = train(args, context, device, backbone, feature_dim, class_names, splits, precision)
+    if args.extract_features_only:
+        return extraction_job(args, context, device, precision)
+    if args.features_dir and not full_path:
+        feature_set = _agreed(context, lambda: read_feature_set(args.features_dir))
+        if feature_set.backbone != args.backbone:
+            raise DataError(f"the features in {args.features_dir} were computed with {feature_set.backbone}, "
+                            f"not --backbone {args.backbone}")
+        log.info("Training %s head on %s: features channel (backbone computed them in %s; it is not built here), "
+                 "%d host(s)", args.backbone, device, feature_set.precision, context.world_size)
+        class_names, precision_name = feature_set.class_names, feature_set.precision
+        result, path = train_on_feature_set(args, context, device, feature_set), "features-channel"
+    else:
+        if args.features_dir:
+            log.info("Full path trains from images; the features channel %s is not used", args.features_dir)
+        log.info("Training %s on %s: %s path, backbone in %s, %d host(s)", args.backbone, device,
+                 "full (augmented)" if full_path else "cached-feature", precision.name, context.world_size)
+        class_names, splits = load_data(args, context)
+        backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))
+        train = train_full if full_path else train_on_cached_features
+        result = train(args, context, device, backbone, feature_dim, class_names, splits, precision)
+        precision_name, path = precision.name, "full" if full_path else "cached-features"
     log.info("Testing Loss: %.6g", result.test.loss)
     log.info("Testing Accuracy: %.6f", result.test.accuracy)
     if not context.is_main:
         return 0
-    config = classifier.model_config(args.backbone, len(class_names), args.hidden_units)
-    classifier.save_model(args.model_dir, result.model.cpu(), class_names, config)
+    config = classifier.model_config(args.backbone, len(class_names), args.hidden_units, precision_name)
+    model = result.model.cpu() if isinstance(result.model, nn.Module) else result.model
+    classifier.save_model(args.model_dir, model, class_names, config)
     metrics = {
         "backbone": args.backbone,
-        "path": "full" if full_path else "cached-features",
-        "precision": precision.name,
+        "path": path,
+        "precision": precision_name,
         "world_size": context.world_size,
         "hyperparameters": {"learning_rate": args.learning_rate, "batch_size": args.batch_size,
                             "epochs": args.epochs, "patience": args.patience, "hidden_units": args.hidden_units,

@@ -44,6 +44,7 @@ COURSE_PARAMETER_RANGES: dict[str, list[dict[str, Any]]] = {
 
 INPUT_DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
 TRAINING_CHANNEL = "training"
+FEATURES_CHANNEL = "features"
 DEFAULT_VARIANT = "AllTraffic"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
@@ -77,6 +78,8 @@ class TrainingSettings:
     :param max_runtime_seconds: Hard stop for each job.
     :param container_log_level: Python logging level inside the container.
     :param tags: Tags put on every job, e.g. the Airflow run id.
+    :param features_uri: S3 prefix of backbone features (see :mod:`pawflow.feature_store`); when set, jobs get
+        it as their only channel, ``features``, and train heads without the backbone or the images.
     """
 
     role_arn: str
@@ -92,6 +95,7 @@ class TrainingSettings:
     max_runtime_seconds: int = 24 * 3600
     container_log_level: int = 20
     tags: Mapping[str, str] = field(default_factory=dict)
+    features_uri: str | None = None
 
     def __post_init__(self) -> None:
         if not _ROLE_ARN.match(self.role_arn or ""):
@@ -103,6 +107,8 @@ class TrainingSettings:
         _require_s3_uri("data_uri", self.data_uri)
         _require_s3_uri("source_dir_uri", self.source_dir_uri)
         _require_s3_uri("output_uri", self.output_uri)
+        if self.features_uri is not None:
+            _require_s3_uri("features_uri", self.features_uri)
         if self.input_distribution not in INPUT_DISTRIBUTIONS:
             raise ValueError(f"input_distribution must be one of {INPUT_DISTRIBUTIONS}, got {self.input_distribution!r}")
         _require_positive_int("volume_size_gb", self.volume_size_gb)
@@ -156,20 +162,19 @@ def _algorithm_specification(settings: TrainingSettings) -> dict[str, Any]:
     }
 
 
+def _channel(name: str, uri: str, distribution: str) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}},
+        "InputMode": "File",
+    }
+
+
 def _input_data_config(settings: TrainingSettings) -> list[dict[str, Any]]:
-    return [
-        {
-            "ChannelName": TRAINING_CHANNEL,
-            "DataSource": {
-                "S3DataSource": {
-                    "S3DataType": "S3Prefix",
-                    "S3Uri": settings.data_uri,
-                    "S3DataDistributionType": settings.input_distribution,
-                }
-            },
-            "InputMode": "File",
-        }
-    ]
+    """The images as ``training``; or, given features, only ``features`` (every instance reads all of it)."""
+    if settings.features_uri:
+        return [_channel(FEATURES_CHANNEL, settings.features_uri, "FullyReplicated")]
+    return [_channel(TRAINING_CHANNEL, settings.data_uri, settings.input_distribution)]
 
 
 def _resource_config(settings: TrainingSettings, instance_type: str, instance_count: int) -> dict[str, Any]:
@@ -208,6 +213,23 @@ def training_job_config(
         "EnableNetworkIsolation": False,
         "Tags": _tags(settings),
     }
+
+
+def feature_extraction_job_config(settings: TrainingSettings, job_name: str, *, instance_type: str) -> dict[str, Any]:
+    """
+    Return a CreateTrainingJob request that computes the backbone features of the data set once.
+
+    The job runs ``train.py --extract-features-only`` on one instance over the whole ``training`` channel and
+    leaves features, labels and the backbone's weights in its ``model.tar.gz`` (see
+    :func:`pawflow.feature_store.publish_features`).
+
+    :param settings: What the run's jobs share; its ``features_uri`` is ignored.
+    :param job_name: Unique job name (one per run).
+    :param instance_type: e.g. ``ml.m5.2xlarge``.
+    """
+    images = replace(settings, features_uri=None, input_distribution="FullyReplicated")
+    return training_job_config(images, job_name, instance_type=instance_type, instance_count=1,
+                               hyperparameters={"extract_features_only": True})
 
 
 def tuning_job_config(

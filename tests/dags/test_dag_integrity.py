@@ -56,7 +56,8 @@ def test_dagbag_holds_the_four_dags(dagbag_report):
 def test_pipeline_has_every_step_of_the_project(dagbag_report):
     tasks = set(dagbag_report["dags"]["dog_breed_pipeline"]["tasks"])
     assert {
-        "plan", "sync_data", "upload_training_code", "tuning_config", "tune_hyperparameters", "training_configs",
+        "plan", "sync_data", "upload_training_code", "feature_plan", "extraction_needed", "extract_features",
+        "publish_features", "tuning_config", "tune_hyperparameters", "training_configs",
         "train_single_instance", "train_multi_instance", "deployment_config", "deploy_endpoint",
         "autoscale_endpoint", "deploy_lambda", "invoke_before_grant", "grant_least_privilege_invoke", "smoke_event",
         "smoke_invoke_lambda", "check_smoke_answer", "lambda_concurrency", "tear_down_requested", "tear_down",

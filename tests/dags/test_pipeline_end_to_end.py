@@ -89,6 +89,43 @@ def test_second_run_converges_without_reuploading_or_republishing(runs):
     assert xcom["check_smoke_answer"]["probability"] > 0
 
 
+def _log_text(client, job_name: str) -> str:
+    logs, group = client("logs"), "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    assert streams, f"no log stream of {job_name}"
+    return "\n".join(event["message"] for stream in streams
+                     for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"])
+
+
+def test_first_run_extracts_features_once_and_trials_train_heads_on_them(runs, client):
+    first, _ = runs
+    xcom, tasks = first["xcom"], first["tasks"]
+    plan = xcom["feature_plan"]
+    assert (plan["Needed"], plan["Exists"], plan["Objects"]) == (True, False, 30)
+    assert (tasks["extraction_needed"], tasks["extract_features"]) == ("success", "success")
+    assert xcom["extract_features"]["Training"]["HyperParameters"]["extract_features_only"] == "true"
+    assert xcom["publish_features"]["FeaturesUri"] == plan["FeaturesUri"]
+    assert xcom["publish_features"]["Files"][-1] == "features.json"
+    channels = xcom["tune_hyperparameters"]["Tuning"]["TrainingJobDefinition"]["InputDataConfig"]
+    assert [(c["ChannelName"], c["DataSource"]["S3DataSource"]["S3Uri"]) for c in channels] == [
+        ("features", plan["FeaturesUri"])]
+    best = xcom["training_configs"]["best_trial"]
+    assert "features channel (backbone computed them in" in _log_text(client, best)
+    assert "Feature cache" not in _log_text(client, best)
+
+
+def test_second_run_with_unchanged_data_skips_the_extraction_and_still_tunes(runs):
+    first, second = runs
+    xcom, tasks = second["xcom"], second["tasks"]
+    assert xcom["feature_plan"]["Exists"] is True
+    assert xcom["feature_plan"]["FeaturesUri"] == first["xcom"]["feature_plan"]["FeaturesUri"]
+    assert (tasks["extraction_needed"], tasks["extract_features"], tasks["publish_features"]) == (
+        "success", "skipped", "skipped")
+    tuning = xcom["tune_hyperparameters"]["Tuning"]
+    assert (tuning["HyperParameterTuningJobStatus"], tuning["TrainingJobStatusCounters"]["Completed"]) == ("Completed", 2)
+    assert xcom["train_single_instance"]["Training"]["InputDataConfig"][0]["ChannelName"] == "features"
+
+
 def test_second_run_tears_the_endpoint_down(runs, client):
     _, second = runs
     assert "endpoint/dog-breed-classifier" in second["xcom"]["tear_down"]["Deleted"]

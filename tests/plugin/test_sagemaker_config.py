@@ -1,5 +1,6 @@
 """The SageMaker request builders produce requests botocore accepts, with the course's search space."""
 
+import dataclasses
 import json
 import re
 
@@ -178,3 +179,40 @@ def test_run_scoped_names_fit_each_resource_and_are_stable(kind):
     assert "20261125120000" in name
     assert name == run_scoped_name("dog-breed-pipeline-" + kind, "dog_breed_pipeline", run_id, MAX_LENGTH[kind])
     assert name != run_scoped_name("dog-breed-pipeline-" + kind, "dog_breed_pipeline", run_id + "x", MAX_LENGTH[kind])
+
+
+FEATURES_URI = "s3://pawflow-data/features/0123456789abcdef0123456789abcdef/"
+
+
+def test_feature_extraction_job_reads_all_images_on_one_instance(settings):
+    sharded = dataclasses.replace(settings, input_distribution="ShardedByS3Key", features_uri=FEATURES_URI)
+    config = sagemaker_config.feature_extraction_job_config(sharded, "dogs-extract-1", instance_type="ml.m5.2xlarge")
+    validate("CreateTrainingJob", config)
+    assert config["ResourceConfig"]["InstanceCount"] == 1
+    assert [(c["ChannelName"], c["DataSource"]["S3DataSource"]["S3Uri"],
+             c["DataSource"]["S3DataSource"]["S3DataDistributionType"]) for c in config["InputDataConfig"]] == [
+        ("training", "s3://pawflow-data/dogImages/", "FullyReplicated")]
+    assert config["HyperParameters"]["extract_features_only"] == "true"
+
+
+def test_tuning_trials_with_features_take_only_the_features_channel(settings):
+    config = sagemaker_config.tuning_job_config(dataclasses.replace(settings, features_uri=FEATURES_URI), "dogs-hpo-1")
+    validate("CreateHyperParameterTuningJob", config)
+    assert config["TrainingJobDefinition"]["InputDataConfig"] == [{
+        "ChannelName": "features", "InputMode": "File",
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": FEATURES_URI,
+                                        "S3DataDistributionType": "FullyReplicated"}},
+    }]
+
+
+def test_training_jobs_with_features_replicate_them_to_every_instance(settings):
+    features = dataclasses.replace(settings, features_uri=FEATURES_URI, input_distribution="ShardedByS3Key")
+    config = sagemaker_config.training_job_config(features, "dogs-train-2", instance_type="ml.m5.2xlarge",
+                                                  instance_count=2)
+    assert [(c["ChannelName"], c["DataSource"]["S3DataSource"]["S3DataDistributionType"])
+            for c in config["InputDataConfig"]] == [("features", "FullyReplicated")]
+
+
+def test_training_settings_reject_a_features_uri_outside_s3(settings):
+    with pytest.raises(ValueError, match=re.escape("features_uri must be an s3:// URI, got '/tmp/features'")):
+        dataclasses.replace(settings, features_uri="/tmp/features")

@@ -364,3 +364,23 @@ def test_errors_keep_status_and_message_where_the_toolkit_is_not_installed():
         "print(type(error).__mro__[2].__module__, error.status_code, error.message, sep='|')\n"
     )
     assert run_probe(probe) == "inference|413|PayloadTooLarge: the image has 9 bytes"
+
+
+def _saved_model(model_dir, precision):
+    model = classifier.build_model("efficientnet_lite0", len(CLASS_NAMES), pretrained=False)
+    config = classifier.model_config("efficientnet_lite0", len(CLASS_NAMES), precision=precision)
+    return classifier.save_model(model_dir, model, CLASS_NAMES, config)
+
+
+@pytest.mark.parametrize(("precision", "channels_last"), [("fp32", False), ("bf16+channels_last", True)])
+def test_model_fn_runs_the_backbone_in_the_precision_the_model_recorded(tmp_path, precision, channels_last):
+    loaded = inference.model_fn(str(_saved_model(tmp_path / "model", precision)))
+    stem = loaded.model.backbone.network._conv_stem.weight
+    assert stem.is_contiguous(memory_format=torch.channels_last) is channels_last
+    answer = inference.predict_fn(inference.input_fn(image_bytes(), "image/png"), loaded)
+    assert math.isclose(sum(p["probability"] for p in answer.predictions[:len(CLASS_NAMES)]), 1.0, rel_tol=1e-3)
+
+
+def test_model_fn_refuses_a_precision_it_does_not_know(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown precision 'int4'; known: fp32, bf16\+channels_last"):
+        inference.model_fn(str(_saved_model(tmp_path / "model", "int4")))

@@ -1,7 +1,12 @@
 """The feature cache: keyed by data content, backbone, preprocessing and precision; safe when unwritable."""
 
+import fcntl
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -9,7 +14,7 @@ from torch import nn
 
 import classifier
 from compute_precision import BF16_CHANNELS_LAST, FP32, choose_precision, cpu_has_native_bf16
-from feature_cache import FeatureCache, cached_features, data_digest, default_cache_dir
+from feature_cache import FeatureCache, cached_features, data_digest, default_cache_dir, entry_key
 from image_data import load_splits
 
 CPU = torch.device("cpu")
@@ -130,3 +135,62 @@ def test_bf16_features_stay_close_to_fp32(splits):
     assert bf16.dtype == torch.float32
     cosine = nn.functional.cosine_similarity(fp32, bf16, dim=1)
     assert cosine.min() > 0.98
+
+
+# A trial process: extracts the valid split into the shared cache with a backbone that appends its pid to a
+# file on every forward pass, so the test counts how often, and in which processes, the backbone ran.
+_TRIAL = """
+import logging, os, sys
+import torch
+import classifier
+from compute_precision import FP32
+from feature_cache import FeatureCache, cached_features
+from image_data import load_splits
+
+class CountingMeanColour(torch.nn.Module):
+    feature_dim = 3
+    def forward(self, images):
+        with open(sys.argv[3], "a") as runs:
+            runs.write(f"{os.getpid()}\\n")
+        return images.mean(dim=(2, 3))
+
+logging.basicConfig(level=logging.INFO, stream=sys.stdout)
+split = load_splits(sys.argv[1])[1]["valid"]
+result = cached_features(FeatureCache(sys.argv[2]), "mean_colour", "none", CountingMeanColour(), split,
+                         classifier.eval_transform(), torch.device("cpu"), FP32)
+print("RESULT", result.cache_hit, float(result.features.sum()))
+"""
+
+
+def _wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_trials_starting_together_on_a_cold_cache_run_the_backbone_once(tmp_path, dog_images, splits, training_env,
+                                                                         repo):
+    cache_dir, runs = tmp_path / "cache", tmp_path / "backbone-runs.txt"
+    cache = FeatureCache(cache_dir)
+    entry = cache.path_for(entry_key("mean_colour", "none", splits["valid"], classifier.eval_transform(), FP32))
+    cache_dir.mkdir()
+    logs = [tmp_path / f"trial-{n}.log" for n in (1, 2)]
+    # Hold the entry's lock so that both trials are seen waiting before either may extract: they really overlap.
+    with open(entry.with_suffix(".lock"), "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        trials = [subprocess.Popen([sys.executable, "-c", _TRIAL, str(dog_images), str(cache_dir), str(runs)],
+                                   env=training_env(), cwd=repo, stdout=log.open("w"), stderr=subprocess.STDOUT)
+                  for log in logs]
+        _wait_for(lambda: all("Waiting for another process" in log.read_text() for log in logs), 120,
+                  "both trials to wait for the lock")
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert [trial.wait(timeout=120) for trial in trials] == [0, 0], [log.read_text() for log in logs]
+    results = sorted(next(line for line in log.read_text().splitlines() if line.startswith("RESULT")).split()[1:]
+                     for log in logs)
+    assert [hit for hit, _ in results] == ["False", "True"]
+    assert results[0][1] == results[1][1]
+    backbone_pids = runs.read_text().split()
+    assert len(backbone_pids) == 1  # the valid split is one batch: one forward pass in one process
+    assert int(backbone_pids[0]) in {trial.pid for trial in trials}
