@@ -4,6 +4,7 @@ docker-compose's own `config` output is the reference; the local stack may only 
 add what a container would have given a service.
 """
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from pawflow.demo.postgres_server import PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_TOOL = REPO / ".tools" / "bin" / "docker-compose"
-COMPOSE_HOSTS = ("postgres", "redis", "airflow-apiserver", "local-aws", "/opt/pawflow")
+# A compose service name used as a host (after "@" or "//", before ":" or "/"), or the image's checkout path.
+COMPOSE_ADDRESS = re.compile(r"[@/](postgres|redis|airflow-apiserver|local-aws)[:/]|/opt/pawflow")
 JWT_SECRET = "a-secret-for-this-test"
 
 
@@ -62,7 +64,7 @@ def test_no_container_stand_in_overrides_a_compose_setting(resolved, stack):
 
 def test_no_compose_host_name_is_left_in_the_local_environment(stack):
     env = stack.compose_env("airflow-worker")
-    leftovers = {name: value for name, value in env.items() if any(host in value for host in COMPOSE_HOSTS)}
+    leftovers = {name: value for name, value in env.items() if COMPOSE_ADDRESS.search(value)}
     assert leftovers == {}
 
 

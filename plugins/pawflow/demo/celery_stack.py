@@ -34,6 +34,8 @@ from pawflow.demo.redis_server import start_redis
 #: compose service -> how many of it run here (the workers are scaled to two, each with its own host name).
 AIRFLOW_SERVICES = {"airflow-apiserver": 1, "airflow-scheduler": 1, "airflow-dag-processor": 1,
                     "airflow-triggerer": 1, "airflow-worker": 2}
+#: What the triggerer logs when a trigger's wait is over and the task can resume on a worker.
+TRIGGER_FIRED = "Trigger fired event"
 #: Each Celery worker's pool on a 2-core machine (Airflow's default is 16 processes per worker).
 WORKER_CONCURRENCY = 2
 
@@ -184,6 +186,19 @@ class CeleryStack:
             wait_until(lambda: self.worker_answers_ping(hostname), timeout=timeout, interval=2.0,
                        what=f"Celery worker celery@{hostname} to answer ping", supervisor=supervisor)
         return client
+
+    def triggered_waits(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """Tasks of the run whose wait a triggerer ran until it fired its event: task id -> the triggerer's job id.
+
+        Read from the trigger logs the triggerer writes beside each task's log in the shared logs folder
+        (``attempt=<n>.log.trigger.<triggerer job id>.log``), the ones the UI shows in the task's log.
+        """
+        run_folder = self.logs_folder / f"dag_id={dag_id}" / f"run_id={run_id}"
+        waits = {}
+        for path in sorted(run_folder.glob("task_id=*/attempt=*.log.trigger.*.log")):
+            if TRIGGER_FIRED in path.read_text(errors="replace"):
+                waits[path.parent.name.removeprefix("task_id=")] = int(path.name.rsplit(".", 2)[-2])
+        return waits
 
     @property
     def worker_names(self) -> list[str]:

@@ -272,6 +272,12 @@ class PipelineStory:
             print(f"   {hostname:<18} {len(spread[hostname]):>2} tasks: {', '.join(spread[hostname])}")
         self.report["summary"]["task-to-worker spread"] = ", ".join(
             f"{hostname} {len(tasks)}" for hostname, tasks in sorted(spread.items()))
+        triggerers = {job["id"]: job["hostname"] for job in client.jobs("TriggererJob")}
+        waits = stack.triggered_waits(dag_id, run_id)
+        print("   waits run by the triggerer, then resumed on a worker: "
+              + (", ".join(f"{task} ({triggerers.get(job, f'job {job}')})" for task, job in waits.items())
+                 or "none"))
+        self.report["summary"]["waits in the triggerer"] = ", ".join(waits) or "none"
 
     # -- the end --------------------------------------------------------------------------------------
     def finish(self, airflow: AirflowEnvironment, *, ok: bool, total_seconds: float) -> None:
