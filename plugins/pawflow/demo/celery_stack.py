@@ -158,7 +158,8 @@ class CeleryStack:
         """docker-compose.yaml's own healthcheck of airflow-worker, run for one worker."""
         env = self.service_env("airflow-worker", hostname)
         check = compose_services()["airflow-worker"]["healthcheck"]["test"]
-        assert check[0] == "CMD-SHELL", check
+        if check[0] != "CMD-SHELL":
+            raise ValueError(f"airflow-worker's healthcheck is expected as CMD-SHELL, found {check[0]}")
         script = interpolate(check[1], {})  # compose turns $$ into $; the shell then reads $HOSTNAME
         result = subprocess.run(["sh", "-c", script], env=env, cwd=REPO, capture_output=True, timeout=60,
                                 check=False)
