@@ -73,7 +73,12 @@ class PostgresServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _cluster_folder(self) -> Path:
+    @property
+    def cluster_folder(self) -> Path:
+        """Where the cluster lives while it runs: ``folder``, or the private folder when run as root."""
+        return self._private_folder or self.folder
+
+    def _make_cluster_folder(self) -> Path:
         if self.account is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             return self.folder
@@ -92,7 +97,7 @@ class PostgresServer:
     def start(self, supervisor: ProcessSupervisor, log_dir: Path, timeout: float = 60) -> str:
         """Create the cluster, start the server, create the database; return the server's ``host:port``."""
         binaries = postgres_bin_dir()
-        cluster = self._cluster_folder()
+        cluster = self._make_cluster_folder()
         data, sockets, password_file = cluster / "data", cluster / "sockets", cluster / "password"
         password_file.write_text(self.password + "\n")
         sockets.mkdir()
