@@ -22,6 +22,10 @@ from pawflow.demo.postgres_server import postgres_bin_dir
 from pawflow.demo.processes import ProcessSupervisor, wait_until
 from pawflow.demo.story import PipelineStory, worker_spread
 
+# The shared run happens in the first test's set-up: up to ~15 minutes on a loaded 2-core machine, more than
+# the suite's 900 s default per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+
 DAG_ID = "dog_breed_pipeline"
 #: The tasks that wait for SageMaker; with the demo's ``deferrable=True`` each hands its wait to the triggerer.
 DEFERRING_TASKS = {"tune_hyperparameters", "train_single_instance", "train_multi_instance", "deploy_endpoint"}
@@ -108,27 +112,23 @@ def stack_run(tmp_path_factory) -> StackRun:
                     _still_running(pids, out))
 
 
-@pytest.mark.slow
 def test_dog_breed_pipeline_succeeds_on_the_compose_stack(stack_run):
     failed = [ti["task_id"] for ti in stack_run.task_instances if ti["state"] not in ("success", "skipped")]
     assert stack_run.ok, f"run failed; tasks not successful: {failed}"
     print(f"run time: {stack_run.seconds:.0f} s")
 
 
-@pytest.mark.slow
 def test_both_celery_workers_ran_tasks(stack_run):
     spread = worker_spread(stack_run.task_instances)
     print("task-to-worker spread:", {host: len(tasks) for host, tasks in spread.items()})
     assert set(spread) == set(stack_run.worker_names), spread
 
 
-@pytest.mark.slow
 def test_every_sagemaker_wait_went_through_the_triggerer(stack_run):
     assert set(stack_run.triggered_waits) == DEFERRING_TASKS
     assert {stack_run.triggerer_hosts[job] for job in stack_run.triggered_waits.values()} == {"airflow-triggerer"}
 
 
-@pytest.mark.slow
 def test_no_process_of_the_stack_is_left(stack_run):
     assert len(stack_run.started_pids) >= 10  # postgres, redis, local-aws and six Airflow services, with children
     assert stack_run.left_running == []
