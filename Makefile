@@ -18,7 +18,8 @@ STAMP       := $(VENV)/.installed
 FIND_LINKS  := $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 TORCH_SOURCE := $(if $(FIND_LINKS),$(foreach d,$(FIND_LINKS),--find-links $(d)),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-PYTEST_ARGS ?= -n auto
+# loadgroup: tests sharing one expensive module fixture (xdist_group) stay on one worker; the rest as `load`.
+PYTEST_ARGS ?= -n auto --dist loadgroup
 # `make demo EXECUTOR=celery` runs Airflow as docker-compose.yaml does: PostgreSQL, Redis, CeleryExecutor.
 EXECUTOR    ?= local
 
