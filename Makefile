@@ -18,9 +18,12 @@ STAMP       := $(VENV)/.installed
 FIND_LINKS  := $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 TORCH_SOURCE := $(if $(FIND_LINKS),$(foreach d,$(FIND_LINKS),--find-links $(d)),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-PYTEST_ARGS ?= -n auto
+# loadgroup: tests sharing one expensive module fixture (xdist_group) stay on one worker; the rest as `load`.
+PYTEST_ARGS ?= -n auto --dist loadgroup
+# `make demo EXECUTOR=celery` runs Airflow as docker-compose.yaml does: PostgreSQL, Redis, CeleryExecutor.
+EXECUTOR    ?= local
 
-.PHONY: install browser test demo lock bench clean
+.PHONY: install browser stack-servers test demo lock bench clean
 
 install: $(STAMP)
 
@@ -49,12 +52,21 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found and not root: install Debian's chromium package, or the UI test skips"; fi; }
 
-test: install browser
+# The Celery mode's servers come from Debian's packages (no Docker): PostgreSQL's initdb/postgres, redis-server.
+stack-servers:
+	@{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	  && command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; \
+	  else echo "PostgreSQL or redis-server not found and not root: install Debian's postgresql and redis-server \
+	packages, or the Celery mode's test skips and \`make demo EXECUTOR=celery\` stops saying what is missing"; fi; }
+
+test: install browser stack-servers
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # KEEP=1 leaves the Airflow UI and the local runtime up after the run (Ctrl-C stops them).
-demo: install
-	PYTHONPATH=plugins:. $(PY) -m pawflow.demo $(if $(KEEP),--keep)
+demo: install $(if $(filter celery,$(EXECUTOR)),stack-servers)
+	PYTHONPATH=plugins:. $(PY) -m pawflow.demo --executor $(EXECUTOR) $(if $(KEEP),--keep)
 
 bench: install
 	$(PY) -m benchmarks

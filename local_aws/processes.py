@@ -269,13 +269,15 @@ class ProcessSupervisor:
             return record.start_time
         return None if process.poll() is not None else process_start_time(process.pid)
 
-    def terminate(self, process: subprocess.Popen, grace_seconds: float = 3.0) -> None:
-        """SIGTERM the child's group and strays, SIGKILL them if they outlive the grace period, and forget it."""
+    def terminate(self, process: subprocess.Popen, grace_seconds: float = 3.0,
+                  stop_signal: int = signal.SIGTERM) -> None:
+        """Ask the child's group and strays to stop (SIGTERM, or ``stop_signal``), SIGKILL them if they outlive the
+        grace period, and forget it."""
         start_time = self._leader_start_time(process)
         if start_time is None:
             return
         others = strays(process.pid) if process.poll() is None else []
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig in (stop_signal, signal.SIGKILL):
             end_group(process.pid, start_time, sig)
             signal_strays(others, sig)
             deadline = time.monotonic() + grace_seconds

@@ -3,6 +3,9 @@
 Prepares a demo data set, starts the local AWS runtime and Airflow's own services as processes, triggers
 ``dog_breed_pipeline`` through Airflow's REST API as the UI's Trigger button does, follows it task by task,
 tells the story, writes a report, and stops every process it started (unless ``--keep``).
+
+``--executor celery`` runs Airflow as docker-compose.yaml does instead (PostgreSQL, Redis, the CeleryExecutor with
+two workers; see ``pawflow.demo.celery_stack``) and also tells which worker ran each task.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from pathlib import Path
 
 from pawflow.demo.airflow_services import AirflowEnvironment
+from pawflow.demo.celery_stack import CeleryStack
 from pawflow.demo.local_runtime import start_local_runtime
 from pawflow.demo.processes import DemoServices, wait_until
 from pawflow.demo.story import PipelineStory
@@ -39,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=8080, help="Airflow api-server port on 127.0.0.1")
     parser.add_argument("--runtime-port", type=int, default=0, help="local AWS runtime port (0: a free one)")
     parser.add_argument("--timeout", type=float, default=1800, help="give up on the run after this many seconds")
+    parser.add_argument("--executor", choices=("local", "celery"), default="local",
+                        help="local: SQLite and the LocalExecutor; celery: docker-compose.yaml's stack (PostgreSQL, "
+                             "Redis, CeleryExecutor, two workers) from Debian's packages")
     return parser.parse_args(argv)
 
 
@@ -57,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
                 services, port=args.runtime_port or _free_port(), state_dir=out / "local-aws",
                 log_dir=out / "logs", env=story.runtime_environ())
             airflow_role_arn = story.runtime_ready(endpoint_url)
-            airflow = AirflowEnvironment(home=out / "airflow", api_port=args.api_port, aws_endpoint_url=endpoint_url,
-                                         aws_role_arn=airflow_role_arn)
-            story.phase("Airflow")
-            airflow.prepare()
+            if args.executor == "celery":
+                airflow = CeleryStack(out=out, api_port=args.api_port, aws_endpoint_url=endpoint_url)
+                story.phase("Airflow on PostgreSQL, Redis and Celery")
+            else:
+                airflow = AirflowEnvironment(home=out / "airflow", api_port=args.api_port,
+                                             aws_endpoint_url=endpoint_url, aws_role_arn=airflow_role_arn)
+                story.phase("Airflow")
+                airflow.prepare()
             client = airflow.start(services, out / "logs")
             wait_until(lambda: DAG_ID in client.dag_ids(), timeout=120, what=f"{DAG_ID} to be parsed",
                        services=services)
@@ -68,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             client.unpause(DAG_ID)
             run = client.trigger(DAG_ID, story.run_conf(data_dir))
             ok = story.follow(client, DAG_ID, run["dag_run_id"], services=services, timeout=args.timeout)
+            if args.executor == "celery":
+                story.tell_workers(client, DAG_ID, run["dag_run_id"], airflow)
             story.finish(airflow, ok=ok, total_seconds=time.monotonic() - started)
             if args.keep and ok:
                 story.keep_running(airflow)

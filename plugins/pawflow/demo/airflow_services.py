@@ -169,6 +169,10 @@ class AirflowApiClient:
         return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
                           params={"limit": 500})["task_instances"]
 
+    def jobs(self, job_type: str) -> list[dict]:
+        """Airflow's jobs of one type (``SchedulerJob``, ``TriggererJob``, ...), each with its ``hostname``."""
+        return self._call("GET", "/api/v2/jobs", params={"job_type": job_type, "limit": 100})["jobs"]
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1):
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
         return self._call("GET", path, params={"map_index": map_index, "deserialize": True})["value"]

@@ -8,9 +8,11 @@ outright takes its services with it, and the next demo on the same output folder
 from __future__ import annotations
 
 import logging
+import pwd
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from local_aws.processes import ProcessSupervisor
@@ -26,22 +28,34 @@ class ManagedProcess:
     :param env: complete environment of the process.
     :param log_dir: folder for ``<name>.log`` (stdout and stderr together).
     :param cwd: working directory.
+    :param user: run as this user (and its primary group) instead of the current one; needs root.
+    :param stop_signal: the signal that asks the process to stop (PostgreSQL's fast shutdown is SIGINT).
+    :param after_stop: called once the process has stopped, e.g. to remove its scratch folder.
     """
 
-    def __init__(self, name: str, command: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path | None = None):
+    def __init__(self, name: str, command: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path | None = None,
+                 user: str | None = None, stop_signal: int = signal.SIGTERM,
+                 after_stop: Callable[[], None] | None = None):
         self.name = name
         self.command = command
         self.env = env
         self.cwd = cwd
+        self.user = user
+        self.stop_signal = stop_signal
+        self.after_stop = after_stop
         self.log_path = Path(log_dir) / f"{name}.log"
         self.popen: subprocess.Popen | None = None
 
     def start(self, supervisor: ProcessSupervisor) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        identity = {}
+        if self.user is not None:
+            account = pwd.getpwnam(self.user)
+            identity = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
         with open(self.log_path, "ab") as log_file:
             self.popen = supervisor.spawn(
                 self.command, env=self.env, cwd=self.cwd, stdout=log_file, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, **identity,
             )
         log.info("started %s (pid %s): %s", self.name, self.popen.pid, " ".join(self.command))
         return self
@@ -56,9 +70,12 @@ class ManagedProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, supervisor: ProcessSupervisor, grace_seconds: float = 15.0) -> None:
-        """SIGTERM the whole group, wait, then SIGKILL whatever of it is left (descendants included)."""
-        if self.popen is not None:
-            supervisor.terminate(self.popen, grace_seconds)
+        """Send the stop signal to the whole group, wait, then SIGKILL whatever of it is left (descendants included)."""
+        if self.popen is None:
+            return
+        supervisor.terminate(self.popen, grace_seconds, stop_signal=self.stop_signal)
+        if self.after_stop is not None:
+            self.after_stop()
 
 
 class DemoServices:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from pawflow.demo.airflow_services import AirflowApiClient, AirflowEnvironment
+from pawflow.demo.celery_stack import CeleryStack
 from pawflow.demo.processes import DemoServices
 from pawflow.demo.report import write_report
 
@@ -38,6 +39,15 @@ DEMO_CONF = {
     "deferrable": True,
     "keep_resources": True,
 }
+
+
+def worker_spread(task_instances: list[dict]) -> dict[str, list[str]]:
+    """Task ids by the host that ran them; tasks that never ran (skipped) have no host and are left out."""
+    spread: dict[str, list[str]] = {}
+    for ti in sorted(task_instances, key=lambda t: t.get("start_date") or "~"):
+        if ti.get("hostname"):
+            spread.setdefault(ti["hostname"], []).append(ti["task_id"])
+    return spread
 
 
 class PipelineStory:
@@ -100,9 +110,13 @@ class PipelineStory:
         print(f"   Airflow works as {arns['AirflowRoleArn']}: every call it makes is judged by IAM")
         return arns["AirflowRoleArn"]
 
-    def airflow_ready(self, airflow: AirflowEnvironment, client: AirflowApiClient) -> None:
-        print(f"   Airflow {airflow.base_url}: api-server, scheduler, dag-processor, triggerer healthy; "
-              f"DAGs: {', '.join(sorted(client.dag_ids()))}")
+    def airflow_ready(self, airflow: AirflowEnvironment | CeleryStack, client: AirflowApiClient) -> None:
+        services = "api-server, scheduler, dag-processor, triggerer"
+        if isinstance(airflow, CeleryStack):
+            print(f"   PostgreSQL on {airflow.postgres.address}, Redis on {airflow.redis_address}; configured from "
+                  "docker-compose.yaml's x-airflow-common (CeleryExecutor)")
+            services += ", Celery workers " + ", ".join(f"celery@{name}" for name in airflow.worker_names)
+        print(f"   Airflow {airflow.base_url}: {services} healthy; DAGs: {', '.join(sorted(client.dag_ids()))}")
 
     def run_conf(self, data_dir: Path) -> dict:
         conf = {**DEMO_CONF, "data_source": str(data_dir)}
@@ -249,6 +263,21 @@ class PipelineStory:
               f"({provisioned.get('Status')})")
         self.report["summary"]["Lambda concurrency"] = (f"reserved {value['ReservedConcurrentExecutions']}, "
                                                         f"provisioned {provisioned.get('Status')}")
+
+    def tell_workers(self, client: AirflowApiClient, dag_id: str, run_id: str, stack: CeleryStack) -> None:
+        """Which Celery worker ran which task (each task instance's ``hostname``)."""
+        spread = worker_spread(client.task_instances(dag_id, run_id))
+        print("   task-to-worker spread (task instances' hostname):")
+        for hostname in sorted(spread):
+            print(f"   {hostname:<18} {len(spread[hostname]):>2} tasks: {', '.join(spread[hostname])}")
+        self.report["summary"]["task-to-worker spread"] = ", ".join(
+            f"{hostname} {len(tasks)}" for hostname, tasks in sorted(spread.items()))
+        triggerers = {job["id"]: job["hostname"] for job in client.jobs("TriggererJob")}
+        waits = stack.triggered_waits(dag_id, run_id)
+        print("   waits run by the triggerer, then resumed on a worker: "
+              + (", ".join(f"{task} ({triggerers.get(job, f'job {job}')})" for task, job in waits.items())
+                 or "none"))
+        self.report["summary"]["waits in the triggerer"] = ", ".join(waits) or "none"
 
     # -- the end --------------------------------------------------------------------------------------
     def finish(self, airflow: AirflowEnvironment, *, ok: bool, total_seconds: float) -> None:
