@@ -1,6 +1,7 @@
 """Child processes of the runtime: each in its own process group, recorded on disk, none outliving the runtime.
 
-Training hosts, serving workers and Lambda workers are started through ``ProcessSupervisor.spawn``. Each child:
+Training hosts, serving workers, Lambda workers and the services of ``make demo`` are started through
+``ProcessSupervisor.spawn``. Each child:
 
 * leads a new session, so ``killpg`` reaches anything it forks (e.g. data loader workers);
 * asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), and exits at once if the runtime is
@@ -9,8 +10,10 @@ Training hosts, serving workers and Lambda workers are started through ``Process
 * is recorded under ``<state-dir>/processes/`` (pid, process group, start time from ``/proc/<pid>/stat``,
   command, and the runtime that started it) until it is reaped.
 
-A runtime killed with SIGKILL takes its direct children with it; what they forked (and what ignores the parent
-death) is ended by the next runtime started on the same state dir (``end_leftovers``), before anything else runs.
+Descendants that moved to a process group of their own (Airflow's task processes do) are ended with their child
+by ``terminate``, ``kill`` and ``stop_all`` while it is alive. A runtime killed with SIGKILL takes its direct
+children with it; what they forked (and what ignores the parent death) is ended by the next runtime started on
+the same state dir (``end_leftovers``), before anything else runs.
 A recorded start time guards every kill, so a recycled pid is never signalled. ``stop_all`` (server stop,
 SIGINT/SIGTERM and interpreter exit) terminates every group still alive, escalating to SIGKILL after a grace
 period.
@@ -32,6 +35,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,31 @@ def _pdeathsig_hook(parent_pid: int):
             exit_now(1)
 
     return hook
+
+
+def strays(pid: int) -> list[psutil.Process]:
+    """The running descendants of ``pid`` that are in another process group than the one ``pid`` leads."""
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for member in descendants:
+        try:
+            if os.getpgid(member.pid) != pid:
+                found.append(member)
+        except ProcessLookupError:
+            pass
+    return found
+
+
+def signal_strays(members: list[psutil.Process], sig: int) -> None:
+    """Signal each of ``members`` still running (psutil checks that a pid was not reused)."""
+    for member in members:
+        try:
+            member.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
 
 
 @dataclass(frozen=True)
@@ -240,27 +270,35 @@ class ProcessSupervisor:
         return None if process.poll() is not None else process_start_time(process.pid)
 
     def terminate(self, process: subprocess.Popen, grace_seconds: float = 3.0) -> None:
-        """SIGTERM the child's group, SIGKILL it if it outlives the grace period, and forget it."""
+        """SIGTERM the child's group and strays, SIGKILL them if they outlive the grace period, and forget it."""
         start_time = self._leader_start_time(process)
         if start_time is None:
             return
+        others = strays(process.pid) if process.poll() is None else []
         for sig in (signal.SIGTERM, signal.SIGKILL):
             end_group(process.pid, start_time, sig)
+            signal_strays(others, sig)
+            deadline = time.monotonic() + grace_seconds
             try:
                 process.wait(timeout=grace_seconds)
-                break
             except subprocess.TimeoutExpired:
                 continue
+            _, others = psutil.wait_procs(others, timeout=max(0.0, deadline - time.monotonic()))
+            if not others:
+                break
         # The leader may have exited while members of its group linger: make sure none survive.
         end_group(process.pid, start_time)
+        signal_strays(others, signal.SIGKILL)
         self._unrecord(process)
 
     def kill(self, process: subprocess.Popen) -> None:
-        """End the child's group at once, wait for the leader, and forget it."""
+        """End the child's group and strays at once, wait for the leader, and forget it."""
         start_time = self._leader_start_time(process)
         if start_time is None:
             return
+        others = strays(process.pid) if process.poll() is None else []
         end_group(process.pid, start_time)
+        signal_strays(others, signal.SIGKILL)
         process.wait()
         self._unrecord(process)
 
@@ -275,8 +313,10 @@ class ProcessSupervisor:
             children = dict(self._children)
         if children:
             log.info("ending %s child process group(s)", len(children))
+        others = [member for process in children if process.poll() is None for member in strays(process.pid)]
         for process, record in children.items():
             end_group(record.pgid, record.start_time, signal.SIGTERM)
+        signal_strays(others, signal.SIGTERM)
         deadline = time.monotonic() + grace_seconds
         for process in children:
             try:
@@ -284,5 +324,7 @@ class ProcessSupervisor:
             except subprocess.TimeoutExpired:
                 pass
             self.terminate(process, grace_seconds=1.0)
+        _, others = psutil.wait_procs(others, timeout=max(0.0, deadline - time.monotonic()))
+        signal_strays(others, signal.SIGKILL)
         with self._lock:
             self._requests.put(None)  # only now: the spawner thread's end is every remaining child's parent death

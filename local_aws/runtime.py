@@ -1,4 +1,10 @@
-"""The runtime's live parts: configuration, child processes and the schedulers doing real work."""
+"""The runtime's live parts: configuration, child processes and the schedulers doing real work.
+
+``LocalRuntime`` is the one registry of everything that outlives a request: its own training and tuning
+schedulers, endpoint manager and process supervisor, and the parts services start on top (``register``: Lambda's
+execution environments, the autoscaling loop). moto's backends are process-wide, so the server attaches its
+runtime to the process (``LocalRuntime.attach``) and backends reach it with ``attached_runtime()``.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +20,22 @@ from local_aws.sagemaker.training import TrainingScheduler
 from local_aws.sagemaker.tuning import Tuner
 
 
+# The runtime this process's moto backends use (set by ``LocalRuntime.attach``).
+_attached: "LocalRuntime | None" = None
+
+
+def attached_runtime() -> "LocalRuntime | None":
+    """The runtime attached to this process, None when no server runs in it."""
+    return _attached
+
+
 def default_max_concurrent_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
 class Component(Protocol):
+    """A live part a service starts on top of the runtime; ended with it."""
+
     def shutdown(self) -> None: ...
 
 
@@ -77,9 +94,24 @@ class LocalRuntime:
         # What the services do with execution roles is judged once IAM enforcement is installed.
         self.service_access: ServiceAccess | None = None
 
-    def register(self, name: str, component: "Component") -> None:
+    def register(self, name: str, component: Component) -> None:
         """Keep a service's live part (e.g. Lambda workers, an autoscaler); it is shut down with the runtime."""
         self.components[name] = component
+
+    def component(self, name: str) -> Component | None:
+        """The live part registered under ``name``, None when the service has not started it."""
+        return self.components.get(name)
+
+    def attach(self) -> None:
+        """Make this the runtime that this process's moto backends use."""
+        global _attached
+        _attached = self
+
+    def detach(self) -> None:
+        """Backends of this process no longer reach this runtime (a runtime attached since is left alone)."""
+        global _attached
+        if _attached is self:
+            _attached = None
 
     def set_service_access(self, access: ServiceAccess) -> None:
         """Judge (and record) what training jobs, endpoints and functions do with their execution roles."""

@@ -3,10 +3,10 @@
 ``LocalAWSServer`` runs in a thread (tests, embedding); ``ServerProcess`` runs ``python -m local_aws`` as a
 child process (for checks that need a separate process, e.g. that no child outlives it).
 
-Services that do more than moto plug in as extensions (``default_extensions``): each one's ``install`` runs
-before saved state is loaded (swap backend classes, add gateway routes or request filters, register runtime
-components), ``resume`` once the server is bound and its URL known (restart interrupted work), ``uninstall``
-when it stops.
+Services that do more than moto plug in as extensions (``default_extensions``, ``local_aws.extension``): each
+one's ``install`` runs before saved state is loaded (swap backend classes, add gateway routes or request
+filters), ``resume`` once the server is bound and its URL known (restart interrupted work), ``uninstall`` when
+it stops. The server is what extensions see as their ``ServerContext``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ import tempfile
 import threading
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from werkzeug.serving import make_server
 
 from local_aws import moto_seam
 from local_aws.applicationautoscaling.extension import AutoScalingExtension
 from local_aws.awslambda.extension import LambdaExtension
+from local_aws.extension import ServiceExtension
 from local_aws.gateway import Gateway
 from local_aws.iam.extension import AuthenticationExtension, IAMEnforcementExtension
 from local_aws.moto_api import MotoApiAccess
@@ -46,14 +47,6 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LISTENING = "local_aws listening on"
-
-
-class ServiceExtension(Protocol):
-    def install(self, server: "LocalAWSServer") -> None: ...
-
-    def resume(self, server: "LocalAWSServer") -> None: ...
-
-    def uninstall(self, server: "LocalAWSServer") -> None: ...
 
 
 def default_extensions() -> list[ServiceExtension]:
@@ -121,6 +114,7 @@ class LocalAWSServer:
     def start(self) -> "LocalAWSServer":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = LocalRuntime(self.config)
+        self.runtime.attach()  # moto's backends are process-wide: they reach the runtime through the process
         self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
         self.gateway = Gateway(moto_seam.dispatcher_app())
         moto_seam.select_operations_as_aws()
@@ -166,6 +160,7 @@ class LocalAWSServer:
         self._save_state()
         for extension in reversed(self.extensions):
             extension.uninstall(self)
+        self.runtime.detach()
         self._server = None
         if self._temporary_state is not None:
             self._temporary_state.cleanup()

@@ -115,7 +115,8 @@ class TargetTrackingController:
         self._thread = threading.Thread(target=self._run, name="target-tracking", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def shutdown(self) -> None:
+        """Stop the loop (it ends within a tick)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from local_aws import moto_seam
 from local_aws.applicationautoscaling.controller import TargetTrackingController
 from local_aws.applicationautoscaling.models import LocalApplicationAutoscalingBackend
 from local_aws.applicationautoscaling.responses import LocalApplicationAutoScalingResponse
+from local_aws.extension import ServerContext
 
-if TYPE_CHECKING:
-    from local_aws.server import LocalAWSServer
+TARGET_TRACKING = "autoscaling"  # the name of the target-tracking loop among the live parts of ``LocalRuntime``
 
 
 class AutoScalingExtension:
     """Target-tracking policies that scale SageMaker variants, every ``--metric-period-seconds``."""
 
-    def __init__(self) -> None:
-        self.controller: TargetTrackingController | None = None
-
-    def install(self, server: "LocalAWSServer") -> None:
+    def install(self, server: ServerContext) -> None:
         moto_seam.install_backend("applicationautoscaling", LocalApplicationAutoscalingBackend,
                                   LocalApplicationAutoScalingResponse)
 
-    def resume(self, server: "LocalAWSServer") -> None:
-        self.controller = TargetTrackingController(server.config.metric_period_seconds)
-        self.controller.start()
+    def resume(self, server: ServerContext) -> None:
+        controller = TargetTrackingController(server.config.metric_period_seconds)
+        server.runtime.register(TARGET_TRACKING, controller)
+        controller.start()
 
-    def uninstall(self, server: "LocalAWSServer") -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+    def uninstall(self, server: ServerContext) -> None:
+        """Nothing to stop: the target-tracking loop is shut down with the server's runtime."""

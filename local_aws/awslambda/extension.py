@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from local_aws import moto_seam
-from local_aws.awslambda.models import LocalLambdaBackend, start_lambda_runtime, stop_lambda_runtime
+from local_aws.awslambda.models import LocalLambdaBackend, start_lambda_runtime
 from local_aws.awslambda.responses import EXTRA_URL_PATHS, LocalLambdaResponse
-
-if TYPE_CHECKING:
-    from local_aws.server import LocalAWSServer
+from local_aws.extension import ServerContext
 
 
 class LambdaExtension:
     """Lambda functions that really run, with reserved and provisioned concurrency acting."""
 
-    def install(self, server: "LocalAWSServer") -> None:
+    def install(self, server: ServerContext) -> None:
         moto_seam.install_backend("lambda", LocalLambdaBackend, LocalLambdaResponse, EXTRA_URL_PATHS)
 
-    def resume(self, server: "LocalAWSServer") -> None:
+    def resume(self, server: ServerContext) -> None:
         """Start the runtime once the server's URL (the functions' AWS endpoint) is known."""
-        start_lambda_runtime(server.state_dir, server.endpoint_url, server.runtime.supervisor,
-                             server.config.security.pass_env, service_access=server.runtime.service_access)
+        start_lambda_runtime(server.runtime, server.endpoint_url, server.config.security.pass_env)
 
-    def uninstall(self, server: "LocalAWSServer") -> None:
-        stop_lambda_runtime()
+    def uninstall(self, server: ServerContext) -> None:
+        """Nothing to stop: the Lambda runtime is shut down with the server's runtime."""

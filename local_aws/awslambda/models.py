@@ -34,7 +34,7 @@ from local_aws.iam.service_access import LAMBDA_SERVICE, WRITE_LOGS, RoleSession
 from local_aws.iam.trust_policy import LAMBDA, service_can_assume
 from local_aws import moto_seam
 from local_aws.moto_seam import ARN_PARTITION_REGEX, LambdaBackend, LambdaFunction
-from local_aws.processes import ProcessSupervisor
+from local_aws.runtime import LocalRuntime, attached_runtime
 from local_aws.moto_seam import LambdaInvalidParameterValue as InvalidParameterValueException
 
 logger = logging.getLogger(__name__)
@@ -73,10 +73,22 @@ def _refuse_reserved_variables(environment: Any) -> None:
             f"in this request: {', '.join(reserved)}")
 
 
+LAMBDA_RUNTIME = "lambda"  # the name of Lambda's runtime among the live parts of ``LocalRuntime``
+
+
+def running_lambda_runtime() -> LambdaRuntime | None:
+    """The Lambda runtime registered with the runtime attached to this process, None when it is not running."""
+    live = attached_runtime()
+    runtime = live.component(LAMBDA_RUNTIME) if live is not None else None
+    return runtime if isinstance(runtime, LambdaRuntime) else None
+
+
 class LocalLambdaBackend(LambdaBackend):
     """LambdaBackend whose functions really run."""
 
-    runtime: LambdaRuntime | None = None
+    @property
+    def runtime(self) -> LambdaRuntime | None:
+        return running_lambda_runtime()
 
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
@@ -386,26 +398,18 @@ def write_function_logs(spec: FunctionSpec, stream_name: str, lines: list[tuple[
                                  [{"timestamp": ts, "message": text} for ts, text in lines], spec.account_id)
 
 
-def start_lambda_runtime(state_dir: Path, endpoint_url: str, supervisor: ProcessSupervisor,
-                         pass_env: tuple[str, ...] = (), idle_seconds: float = 600.0,
-                         service_access: ServiceAccess | None = None) -> LambdaRuntime:
-    """Create the process's Lambda runtime and attach it to the backend class (call once at server start).
+def start_lambda_runtime(live: LocalRuntime, endpoint_url: str, pass_env: tuple[str, ...] = (),
+                         idle_seconds: float = 600.0) -> LambdaRuntime:
+    """Start Lambda's runtime as a live part of ``live`` (call once at server start, with ``live`` attached).
 
-    ``service_access`` judges and records the runtime's log writes as each function's role.
+    The runtime's supervisor starts the execution environments; its ``service_access`` judges and records the
+    log writes as each function's role. Provisioned concurrency saved before a restart starts again.
     """
-    runtime = LambdaRuntime(Path(state_dir), endpoint_url, issue_role_credentials,
-                            functools.partial(write_function_logs, service_access=service_access), supervisor,
-                            idle_seconds=idle_seconds, pass_env=pass_env)
-    LocalLambdaBackend.runtime = runtime
+    runtime = LambdaRuntime(Path(live.config.state_dir), endpoint_url, issue_role_credentials,
+                            functools.partial(write_function_logs, service_access=live.service_access),
+                            live.supervisor, idle_seconds=idle_seconds, pass_env=pass_env)
+    live.register(LAMBDA_RUNTIME, runtime)
     for backend in moto_seam.lambda_backends_created():
         if isinstance(backend, LocalLambdaBackend):
             backend.restore_provisioned_concurrency()
     return runtime
-
-
-def stop_lambda_runtime() -> None:
-    """Stop every execution environment and detach the runtime."""
-    runtime, LocalLambdaBackend.runtime = LocalLambdaBackend.runtime, None
-    if runtime is not None:
-        runtime.shutdown()
-

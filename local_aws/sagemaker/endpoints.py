@@ -41,7 +41,8 @@ from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects, parse_s3_uri
 from local_aws.sagemaker.serving_worker import LOAD_FAILED, MODEL_LATENCY_HEADER, READY
-from local_aws.sagemaker.training import REPO_ROOT, decode_hyperparameter
+from local_aws.sagemaker.training_environment import REPO_ROOT
+from local_aws.sagemaker.training_layout import decode_hyperparameter
 from local_aws.state_paths import derived_name, ensure_inside
 
 log = logging.getLogger(__name__)

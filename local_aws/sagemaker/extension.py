@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from local_aws import moto_seam
+from local_aws.extension import ServerContext
 from local_aws.sagemaker.models import LocalSageMakerBackend
 from local_aws.sagemaker.responses import LocalSageMakerResponse
 from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
 from local_aws.state import fail_interrupted_jobs
 
-if TYPE_CHECKING:
-    from local_aws.server import LocalAWSServer
-
 
 class SageMakerExtension:
     """SageMaker and SageMaker Runtime doing real work."""
 
-    def install(self, server: "LocalAWSServer") -> None:
+    def install(self, server: ServerContext) -> None:
         moto_seam.install_backend("sagemaker", LocalSageMakerBackend, LocalSageMakerResponse)
-        LocalSageMakerBackend.runtime = server.runtime
         InvokeEndpointHandler(server.runtime.endpoints, authorizer=server.authorizer).register(server.gateway)
 
-    def resume(self, server: "LocalAWSServer") -> None:
+    def resume(self, server: ServerContext) -> None:
         """After a restart: interrupted jobs become Failed, endpoints that were serving start again."""
         for _, _, backend in moto_seam.backends_of("sagemaker"):
             fail_interrupted_jobs(backend)
@@ -33,5 +28,5 @@ class SageMakerExtension:
                 endpoint.endpoint_status = "Creating"
                 server.runtime.endpoints.deploy(backend, endpoint, config)
 
-    def uninstall(self, server: "LocalAWSServer") -> None:
-        LocalSageMakerBackend.runtime = None
+    def uninstall(self, server: ServerContext) -> None:
+        """Nothing to stop: training, tuning and endpoints are shut down with the server's runtime."""

@@ -9,27 +9,25 @@ ListTrainingJobsForHyperParameterTuningJob) are implemented here.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from local_aws import moto_seam
 from local_aws.iam.trust_policy import SAGEMAKER, service_can_assume
 from local_aws.moto_seam import utcnow
+from local_aws.runtime import LocalRuntime, attached_runtime
 from local_aws.sagemaker.exceptions import ResourceInUse, ResourceNotFound, ValidationException, job_not_found
-
-if TYPE_CHECKING:
-    from local_aws.runtime import LocalRuntime
 
 
 class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
     """moto's SageMaker backend whose training jobs, tuning jobs and endpoints really run."""
 
-    runtime: ClassVar["LocalRuntime | None"] = None  # set by the server; moto backends are process-wide too
-
     @property
-    def live(self) -> "LocalRuntime":
-        if self.runtime is None:
+    def live(self) -> LocalRuntime:
+        """The runtime attached to this process (moto backends are process-wide too)."""
+        runtime = attached_runtime()
+        if runtime is None:
             raise RuntimeError("local_aws: the SageMaker backend is used without a running runtime")
-        return self.runtime
+        return runtime
 
     # --- execution roles ------------------------------------------------------------------------------
     def require_assumable(self, role_arn: Any) -> None:

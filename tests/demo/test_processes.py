@@ -1,11 +1,18 @@
-"""Services started by the demo are stopped with everything they spawned, on exit and on error."""
+"""Services started by the demo are stopped with everything they spawned, on exit, on error and after a kill."""
 
+import os
+import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
 
-from pawflow.demo.processes import ManagedProcess, ProcessSupervisor
+from local_aws.processes import ProcessSupervisor
+from pawflow.demo.processes import DemoServices, ManagedProcess
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A service that starts a grandchild and ignores SIGTERM, the worst case for cleanup.
 STUBBORN = (
@@ -15,11 +22,38 @@ STUBBORN = (
     "print('ready', flush=True)\n"
     "time.sleep(600)\n"
 )
+# A service whose child moves to a process group of its own, as Airflow's task processes do.
+WITH_OWN_GROUP_CHILD = (
+    "import subprocess, sys, time\n"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], process_group=0)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(600)\n"
+)
+# A demo that starts a stubborn service and waits to be killed.
+DEMO = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from pawflow.demo.processes import DemoServices, ManagedProcess\n"
+    "services = DemoServices(Path(sys.argv[1])).__enter__()\n"
+    "services.start(ManagedProcess('stubborn', [sys.executable, '-c', sys.argv[2]], env={}, log_dir=Path(sys.argv[1])))\n"
+    "time.sleep(600)\n"
+)
 
 
 def _family(process: ManagedProcess) -> list[psutil.Process]:
     root = psutil.Process(process.popen.pid)
     return [root, *root.children(recursive=True)]
+
+
+def _running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    left = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return left
 
 
 def _wait_for_line(process: ManagedProcess, text: str) -> None:
@@ -29,34 +63,80 @@ def _wait_for_line(process: ManagedProcess, text: str) -> None:
         psutil.time.sleep(0.05)
 
 
+def _wait_for_family(process: ManagedProcess, size: int) -> list[psutil.Process]:
+    deadline = psutil.time.monotonic() + 30
+    while len(family := _family(process)) < size:
+        assert psutil.time.monotonic() < deadline, family
+        psutil.time.sleep(0.05)
+    return family
+
+
 def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path):
+    supervisor = ProcessSupervisor(tmp_path / "state")
     process = ManagedProcess("stubborn", [sys.executable, "-c", STUBBORN], env={}, log_dir=tmp_path)
-    process.start()
-    _wait_for_line(process, "ready")
-    family = _family(process)
-    assert len(family) == 2
-    process.stop(grace_seconds=0.5)
-    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    try:
+        process.start(supervisor)
+        _wait_for_line(process, "ready")
+        family = _family(process)
+        assert len(family) == 2
+        process.stop(supervisor, grace_seconds=0.5)
+        assert _running(family) == []
+    finally:
+        supervisor.stop_all(grace_seconds=0.5)
 
 
-def test_supervisor_stops_every_service_when_the_block_raises(tmp_path):
+def test_stop_ends_a_child_that_moved_to_a_process_group_of_its_own(tmp_path):
+    supervisor = ProcessSupervisor(tmp_path / "state")
+    process = ManagedProcess("grouping", [sys.executable, "-c", WITH_OWN_GROUP_CHILD], env={}, log_dir=tmp_path)
+    try:
+        process.start(supervisor)
+        family = _wait_for_family(process, 2)
+        assert os.getpgid(family[1].pid) not in (os.getpgid(family[0].pid), os.getpgid(0))
+        process.stop(supervisor, grace_seconds=0.5)
+        assert _running(family) == []
+    finally:
+        supervisor.stop_all(grace_seconds=0.5)
+
+
+def test_services_are_all_stopped_when_the_block_raises(tmp_path):
     families = []
     with pytest.raises(RuntimeError, match="boom"):
-        with ProcessSupervisor(grace_seconds=0.5) as supervisor:
+        with DemoServices(tmp_path, grace_seconds=0.5) as services:
             for name in ("one", "two"):
-                process = supervisor.start(
+                process = services.start(
                     ManagedProcess(name, [sys.executable, "-c", STUBBORN], env={}, log_dir=tmp_path))
                 _wait_for_line(process, "ready")
                 families.extend(_family(process))
             raise RuntimeError("boom")
     assert len(families) == 4
-    assert not [p for p in families if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert _running(families) == []
 
 
 def test_check_alive_names_the_service_that_exited_and_shows_its_log(tmp_path):
-    with ProcessSupervisor() as supervisor:
-        process = supervisor.start(ManagedProcess(
+    with DemoServices(tmp_path) as services:
+        process = services.start(ManagedProcess(
             "crashing", [sys.executable, "-c", "print('bad config'); raise SystemExit(3)"], env={}, log_dir=tmp_path))
         process.popen.wait(timeout=30)
         with pytest.raises(RuntimeError, match=r"crashing exited with status 3(.|\n)*bad config"):
-            supervisor.check_alive()
+            services.check_alive()
+
+
+def test_what_a_killed_demo_left_running_is_ended_when_the_next_demo_starts(tmp_path):
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")])}
+    demo = subprocess.Popen([sys.executable, "-c", DEMO, str(tmp_path), STUBBORN], env=env, cwd=REPO)
+    service = ManagedProcess("stubborn", [], env={}, log_dir=tmp_path)
+    grandchild = None
+    try:
+        _wait_for_line(service, "ready")
+        service_process = psutil.Process(demo.pid).children()[0]
+        grandchild = service_process.children()[0]
+        demo.send_signal(signal.SIGKILL)
+        demo.wait(timeout=30)
+        psutil.wait_procs([service_process], timeout=15)  # the parent-death signal reaches the service only
+        assert _running([grandchild]) == [grandchild]
+
+        with DemoServices(tmp_path):
+            assert _running([grandchild]) == []
+    finally:
+        if grandchild is not None and _running([grandchild]):
+            grandchild.kill()

@@ -12,7 +12,7 @@ import pytest
 from local_aws.s3.objects import S3UriError, parse_s3_uri, relative_key
 from local_aws.sagemaker.exceptions import ValidationException
 from local_aws.sagemaker.metric_definitions import final_metric_data, metric_values
-from local_aws.sagemaker.training import decode_hyperparameter
+from local_aws.sagemaker.training_layout import decode_hyperparameter
 from local_aws.sagemaker.tuning import SearchSpace, validate_tuning_request
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from pawflow.demo.airflow_services import AirflowApiClient, AirflowEnvironment
-from pawflow.demo.processes import ProcessSupervisor, wait_until
+from pawflow.demo.processes import DemoServices, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
     environment = AirflowEnvironment(home=home, api_port=_free_port(), aws_endpoint_url=aws_endpoint_url)
     started = time.monotonic()
     environment.prepare()
-    with ProcessSupervisor() as supervisor:
-        client = environment.start(supervisor, home / "service-logs")
+    with DemoServices(home) as services:
+        client = environment.start(services, home / "service-logs")
         dag_files = sorted(environment.dags_folder.glob("*.py"))
 
         def every_dag_file_parsed() -> bool:
@@ -117,12 +117,12 @@ def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
                 raise RuntimeError(f"DAG import errors: {errors}")
             return len(client.dag_ids()) >= len(dag_files)
 
-        wait_until(every_dag_file_parsed, timeout=120, interval=1.0, supervisor=supervisor,
+        wait_until(every_dag_file_parsed, timeout=120, interval=1.0, services=services,
                    what=f"the dag-processor to parse {', '.join(path.name for path in dag_files)}")
         log.info("Airflow up with %s DAGs at %s after %.1f s", len(dag_files), environment.base_url,
                  time.monotonic() - started)
         families = []
-        for process in supervisor.processes:
+        for process in services.processes:
             root = psutil.Process(process.popen.pid)
             families.extend([root, *root.children(recursive=True)])
         try:

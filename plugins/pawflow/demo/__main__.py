@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pawflow.demo.airflow_services import AirflowEnvironment
 from pawflow.demo.local_runtime import start_local_runtime
-from pawflow.demo.processes import ProcessSupervisor, wait_until
+from pawflow.demo.processes import DemoServices, wait_until
 from pawflow.demo.story import PipelineStory
 
 REPO = Path(__file__).resolve().parents[3]
@@ -47,32 +47,32 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = args.output_dir.resolve()
     story = PipelineStory(out)
-    story.reset_output_dir()
     started = time.monotonic()
-    with ProcessSupervisor() as supervisor:
+    with DemoServices(out) as services:
+        story.reset_output_dir()  # after the services an earlier demo on this folder left running are ended
         try:
             data_dir = story.prepare_data()
             story.phase("local AWS runtime")
             endpoint_url = start_local_runtime(
-                supervisor, port=args.runtime_port or _free_port(), state_dir=out / "local-aws",
+                services, port=args.runtime_port or _free_port(), state_dir=out / "local-aws",
                 log_dir=out / "logs", env=story.runtime_environ())
             airflow_role_arn = story.runtime_ready(endpoint_url)
             airflow = AirflowEnvironment(home=out / "airflow", api_port=args.api_port, aws_endpoint_url=endpoint_url,
                                          aws_role_arn=airflow_role_arn)
             story.phase("Airflow")
             airflow.prepare()
-            client = airflow.start(supervisor, out / "logs")
+            client = airflow.start(services, out / "logs")
             wait_until(lambda: DAG_ID in client.dag_ids(), timeout=120, what=f"{DAG_ID} to be parsed",
-                       supervisor=supervisor)
+                       services=services)
             story.airflow_ready(airflow, client)
             client.unpause(DAG_ID)
             run = client.trigger(DAG_ID, story.run_conf(data_dir))
-            ok = story.follow(client, DAG_ID, run["dag_run_id"], supervisor=supervisor, timeout=args.timeout)
+            ok = story.follow(client, DAG_ID, run["dag_run_id"], services=services, timeout=args.timeout)
             story.finish(airflow, ok=ok, total_seconds=time.monotonic() - started)
             if args.keep and ok:
                 story.keep_running(airflow)
                 while True:
-                    supervisor.check_alive()
+                    services.check_alive()
                     time.sleep(2)
             return 0 if ok else 1
         except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from pawflow.demo.processes import ManagedProcess, ProcessSupervisor, wait_until
+from pawflow.demo.processes import DemoServices, ManagedProcess, wait_until
 from pawflow.local_connection import local_runtime_connection
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -95,13 +95,13 @@ class AirflowEnvironment:
             f"airflow-{name}", [sys.executable, "-m", "airflow", name], env=self.environ(), log_dir=log_dir,
         )
 
-    def start(self, supervisor: ProcessSupervisor, log_dir: Path, timeout: float = 180) -> AirflowApiClient:
+    def start(self, services: DemoServices, log_dir: Path, timeout: float = 180) -> AirflowApiClient:
         """Start the four services, wait until the health endpoint reports every one healthy."""
         for name in SERVICES:
-            supervisor.start(self.service(name, log_dir))
+            services.start(self.service(name, log_dir))
         client = AirflowApiClient(self.base_url, self.username, self.password)
         wait_until(client.all_healthy, timeout=timeout, interval=1.0, what="Airflow services to report healthy",
-                   supervisor=supervisor)
+                   services=services)
         return client
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from pawflow.demo.processes import ManagedProcess, ProcessSupervisor, wait_until
+from pawflow.demo.processes import DemoServices, ManagedProcess, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 HEALTH_PATH = "/_local_aws/health"
@@ -18,11 +18,11 @@ def local_runtime_arguments(host: str, port: int, state_dir: str) -> list[str]:
     return ["--host", host, "--port", str(port), "--state-dir", state_dir]
 
 
-def start_local_runtime(supervisor: ProcessSupervisor, *, port: int, state_dir: Path, log_dir: Path,
+def start_local_runtime(services: DemoServices, *, port: int, state_dir: Path, log_dir: Path,
                         env: dict[str, str], timeout: float = 120) -> str:
     """Start ``python -m local_aws`` on 127.0.0.1 and return its endpoint URL once it answers."""
     command = [sys.executable, "-m", "local_aws", *local_runtime_arguments("127.0.0.1", port, str(state_dir))]
-    supervisor.start(ManagedProcess("local-aws", command, env=env, log_dir=log_dir, cwd=REPO))
+    services.start(ManagedProcess("local-aws", command, env=env, log_dir=log_dir, cwd=REPO))
     endpoint_url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
@@ -31,5 +31,5 @@ def start_local_runtime(supervisor: ProcessSupervisor, *, port: int, state_dir: 
         except httpx.HTTPError:
             return False
 
-    wait_until(answers, timeout=timeout, what=f"the local AWS runtime on {endpoint_url}", supervisor=supervisor)
+    wait_until(answers, timeout=timeout, what=f"the local AWS runtime on {endpoint_url}", services=services)
     return endpoint_url

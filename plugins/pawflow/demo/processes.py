@@ -1,21 +1,25 @@
-"""Long-running child processes that are always stopped: each in its own process group, logged to a file."""
+"""The demo's service processes: started and ended by local_aws's process supervisor, each logged to a file.
+
+Every service runs in its own process group with a parent-death signal and a record under
+``<output-dir>/processes`` (``local_aws.processes``): stopping one ends everything it spawned, a demo killed
+outright takes its services with it, and the next demo on the same output folder ends what an earlier one left.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-import psutil
+from local_aws.processes import ProcessSupervisor
 
 log = logging.getLogger(__name__)
 
 
 class ManagedProcess:
-    """One service process started in a new session, so that stopping it stops everything it spawned.
+    """One service process; stopping it stops everything it spawned.
 
     :param name: short name used in messages and as the log file's stem.
     :param command: argv of the process.
@@ -32,12 +36,12 @@ class ManagedProcess:
         self.log_path = Path(log_dir) / f"{name}.log"
         self.popen: subprocess.Popen | None = None
 
-    def start(self) -> ManagedProcess:
+    def start(self, supervisor: ProcessSupervisor) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log_file:
-            self.popen = subprocess.Popen(
+            self.popen = supervisor.spawn(
                 self.command, env=self.env, cwd=self.cwd, stdout=log_file, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                stdin=subprocess.DEVNULL,
             )
         log.info("started %s (pid %s): %s", self.name, self.popen.pid, " ".join(self.command))
         return self
@@ -51,47 +55,27 @@ class ManagedProcess:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, grace_seconds: float = 15.0) -> None:
+    def stop(self, supervisor: ProcessSupervisor, grace_seconds: float = 15.0) -> None:
         """SIGTERM the whole group, wait, then SIGKILL whatever of it is left (descendants included)."""
-        if self.popen is None:
-            return
-        pid = self.popen.pid
-        try:
-            members = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-        except psutil.NoSuchProcess:
-            members = []
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        _, alive = psutil.wait_procs(members, timeout=grace_seconds)
-        for process in alive:
-            log.warning("%s: pid %s did not stop on SIGTERM, killing it", self.name, process.pid)
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        psutil.wait_procs(alive, timeout=5)
-        self.popen.wait(timeout=5)
+        if self.popen is not None:
+            supervisor.terminate(self.popen, grace_seconds)
 
 
-class ProcessSupervisor:
-    """Starts services and stops all of them (in reverse order) on exit, error, SIGINT or SIGTERM.
+class DemoServices:
+    """The demo's services: stopped (in reverse order) on exit, error, SIGINT or SIGTERM.
 
+    :param state_dir: folder whose ``processes/`` holds the records of the running services.
     :param grace_seconds: how long each service gets between SIGTERM and SIGKILL.
     """
 
-    def __init__(self, grace_seconds: float = 15.0) -> None:
+    def __init__(self, state_dir: Path, grace_seconds: float = 15.0) -> None:
+        self.supervisor = ProcessSupervisor(state_dir)
         self.grace_seconds = grace_seconds
         self.processes: list[ManagedProcess] = []
         self._previous_handlers: dict[int, object] = {}
 
     def start(self, process: ManagedProcess) -> ManagedProcess:
-        self.processes.append(process.start())
+        self.processes.append(process.start(self.supervisor))
         return process
 
     def check_alive(self) -> None:
@@ -105,13 +89,15 @@ class ProcessSupervisor:
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):
-            process.stop(self.grace_seconds)
+            process.stop(self.supervisor, self.grace_seconds)
         self.processes.clear()
+        self.supervisor.stop_all()
 
     def _on_signal(self, signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
-    def __enter__(self) -> ProcessSupervisor:
+    def __enter__(self) -> DemoServices:
+        self.supervisor.end_leftovers()  # what a demo killed outright on this output folder left running
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
         return self
@@ -124,12 +110,12 @@ class ProcessSupervisor:
                 signal.signal(signum, handler)
 
 
-def wait_until(predicate, *, timeout: float, interval: float = 0.5, what: str, supervisor: ProcessSupervisor | None = None):
+def wait_until(predicate, *, timeout: float, interval: float = 0.5, what: str, services: DemoServices | None = None):
     """Poll ``predicate`` until it returns a truthy value; raise ``TimeoutError`` naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
-        if supervisor is not None:
-            supervisor.check_alive()
+        if services is not None:
+            services.check_alive()
         value = predicate()
         if value:
             return value

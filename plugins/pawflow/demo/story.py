@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from pawflow.demo.airflow_services import AirflowApiClient, AirflowEnvironment
-from pawflow.demo.processes import ProcessSupervisor
+from pawflow.demo.processes import DemoServices
 from pawflow.demo.report import write_report
 
 IAM_DIR = Path(__file__).resolve().parents[3] / "iam"
@@ -111,13 +111,13 @@ class PipelineStory:
         return conf
 
     # -- following the run ----------------------------------------------------------------------------
-    def follow(self, client: AirflowApiClient, dag_id: str, run_id: str, *, supervisor: ProcessSupervisor,
+    def follow(self, client: AirflowApiClient, dag_id: str, run_id: str, *, services: DemoServices,
                timeout: float) -> bool:
         """Print each task as it finishes, with its duration and what it did; True when the run succeeded."""
         deadline = time.monotonic() + timeout
         told: set[str] = set()
         while True:
-            supervisor.check_alive()
+            services.check_alive()
             run = client.dag_run(dag_id, run_id)
             for ti in sorted(client.task_instances(dag_id, run_id), key=lambda t: t.get("end_date") or "~"):
                 if ti["state"] in FINISHED and ti["task_id"] not in told:
