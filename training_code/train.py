@@ -78,7 +78,17 @@ def environment_defaults(environ=os.environ) -> dict:
         "host_addresses": environ.get("PAWFLOW_HOST_ADDRESSES", ""),
         "feature_cache_dir": default_cache_dir(environ),
         "data_sharded": str(channel_is_sharded(environ.get("SM_INPUT_DATA_CONFIG", ""), TRAINING_CHANNEL)),
+        "num_cpus": available_cpus(environ),
     }
+
+
+def available_cpus(environ=os.environ) -> int:
+    """The cores this host may use: ``SM_NUM_CPUS`` (the instance's, or this host's share of a shared machine),
+    else this process's CPU affinity."""
+    try:
+        return max(1, int(environ["SM_NUM_CPUS"]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def channel_is_sharded(input_data_config: str, channel: str) -> bool:
@@ -189,8 +199,8 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
             help="also train the backbone's last block (implies --augment)")
 
     speed = parser.add_argument_group("speed")
-    _option(speed, "num-workers", type=non_negative_int, default=min(4, max(0, (os.cpu_count() or 1) - 1)),
-            help="image decoding worker processes")
+    _option(speed, "num-workers", type=non_negative_int, default=min(4, defaults["num_cpus"] - 1),
+            help="image decoding worker processes (default: one fewer than the host's cores, env SM_NUM_CPUS)")
     _option(speed, "precision", choices=PRECISIONS, default="auto",
             help="backbone arithmetic: auto = bf16 + channels_last where the CPU (AVX512-BF16/AMX) or GPU runs "
                  "bf16 natively, else compiled (fp32, TorchInductor) for data sets large enough to repay the "
