@@ -42,6 +42,13 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         cold, warm = throughput["trial_cold_cache"], throughput["trial_warm_cache"]
         rows.append(("whole trial (train.py), cold vs warm feature cache", f"{cold['seconds']:.1f} s",
                      f"{warm['seconds']:.1f} s", _ratio(warm["seconds"], cold["seconds"])))
+    multi = results.get("multi_instance")
+    if multi:
+        one, two = multi["1 host, 1 core"], multi["2 hosts, 1 core each"]
+        rows.append(("multi-instance, full path through the runtime: 1 host vs 2 hosts with 1 core each "
+                     f"(write-up: {multi['write_up_speedup']}x)", f"{one['training_s']:.1f} s training",
+                     f"{two['training_s']:.1f} s training",
+                     f"{multi['speedup_training']:.2f}x ({multi['efficiency_training']:.0%} efficiency)"))
     overhead = results.get("local_aws_overhead")
     if overhead:
         invoke = overhead["invoke_dog_classifier_jpeg"]
