@@ -34,9 +34,20 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
                          f"{best['speedup_vs_fp32']:.2f}x"))
             for name, row in paths.items():
                 if name != "fp32" and not row["faithful"]:
-                    rows.append((f"backbone {backbone}: {name} (rejected: not faithful)", "", 
+                    rows.append((f"backbone {backbone}: {name} (rejected: not faithful)", "",
                                  f"{row['images_per_s']['median']:.1f} images/s, top-1 agreement "
                                  f"{100 * row['top1_agreement']:.1f}%", f"{row['speedup_vs_fp32']:.2f}x"))
+    tuning = results.get("tuning_comparison")
+    if tuning:
+        original = tuning["original"]
+        for backbone, row in tuning["pawflow"].items():
+            rows.append((f"tuning, {len(tuning['trials'])} trials, {tuning['images']} images ({tuning['scale']:g} of "
+                         f"dogImages' size): original vs pawflow {backbone}", f"{original['tuning_s']:.0f} s",
+                         f"{row['tuning_s']:.0f} s", f"{row['speedup_vs_original']:.1f}x faster"))
+            rows.append((f"tuning at full size, extrapolated linearly: original vs pawflow {backbone}",
+                         f"{original['full_size_tuning_s_extrapolated'] / 60:.0f} min",
+                         f"{row['full_size_tuning_s_extrapolated'] / 60:.1f} min",
+                         _ratio(row["full_size_tuning_s_extrapolated"], original["full_size_tuning_s_extrapolated"])))
     throughput = results.get("training_throughput")
     if throughput:
         cold, warm = throughput["trial_cold_cache"], throughput["trial_warm_cache"]
@@ -75,6 +86,12 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fraction_value(text: str) -> float:
+    """``"1/8"`` -> 0.125, ``"1"`` -> 1.0."""
+    numerator, _, denominator = text.partition("/")
+    return float(numerator) / float(denominator or 1)
+
+
 def write_charts(summary: dict, folder: Path) -> list[Path]:
     """PNG charts of the results present; none (and no error) where matplotlib is missing."""
     try:
@@ -98,6 +115,21 @@ def write_charts(summary: dict, folder: Path) -> list[Path]:
             axis.tick_params(axis="x", rotation=30)
         figure.tight_layout()
         written.append(folder / "backbone_precision.png")
+        figure.savefig(written[-1])
+        pyplot.close(figure)
+    tuning = summary["results"].get("tuning_comparison")
+    if tuning:
+        figure, (by_size, by_trials) = pyplot.subplots(1, 2, figsize=(10, 4))
+        sizes = tuning["growth"]["data_size"]
+        by_size.plot([fraction_value(name) for name in sizes], list(sizes.values()), marker="o")
+        by_size.set_xlabel("fraction of the benchmark's data set")
+        by_size.set_ylabel("tuning seconds")
+        trials = tuning["growth"]["trials"]
+        by_trials.plot([int(n) for n in trials], list(trials.values()), marker="o")
+        by_trials.set_xlabel("trials")
+        by_trials.set_ylabel("seconds")
+        figure.tight_layout()
+        written.append(folder / "tuning_growth.png")
         figure.savefig(written[-1])
         pyplot.close(figure)
     overhead = summary["results"].get("local_aws_overhead")
