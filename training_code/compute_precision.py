@@ -11,8 +11,10 @@
 - ``auto``: bf16 where the hardware runs it natively (CPU or GPU); on other CPUs ``compiled`` when there are enough
   images to repay the compilation (``COMPILE_BREAK_EVEN_IMAGES``), else ``fp32``.
 
-int8 (FX graph mode with the x86 backend) was measured and not adopted: slower than fp32 for EfficientNet-Lite0's
-depthwise convolutions and not faithful enough (see benchmarks/backbone_precision.py).
+int8 (FX graph mode with the x86 backend) was measured and not adopted: for EfficientNet-Lite0 it ran slower than
+fp32 eager (its depthwise convolutions) and its features drifted (cosine 0.95 to fp32); for ResNet50 it ran faster,
+but with no ResNet50 ImageNet weights on this machine its faithfulness cannot be checked
+(``benchmarks/backbone_precision.py`` measures both).
 """
 
 from __future__ import annotations
