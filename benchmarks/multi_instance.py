@@ -78,7 +78,7 @@ def run_job(sagemaker, logs, role: str, instances: int, args, environment: dict)
     return {"wall_s": wall, "training_s": sum(epoch_seconds)}
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--classes", type=int, default=8)
@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pawflow-multi-") as work:
         work = Path(work)
         data = generate_dog_images(work / "data", num_classes=args.classes, train_per_class=args.train_per_class,

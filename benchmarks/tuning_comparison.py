@@ -115,7 +115,7 @@ def pawflow_tuning(data: Path, work: Path, backbone: str, trials: list[dict]) ->
             for index, hp in enumerate(trials)]
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--scale", type=float, default=0.05, help="fraction of the dogImages-sized set generated")
@@ -124,7 +124,7 @@ def main() -> int:
                         help="original-method trials timed (all cost the same full pass); the rest extrapolated")
     parser.add_argument("--backbones", default="efficientnet_lite0,resnet50")
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     trials = trial_hyperparameters(args.trials)
     report = {"scale": args.scale, "trials": trials, "pawflow": {}, "growth": {}}
     with tempfile.TemporaryDirectory(prefix="pawflow-tuning-") as work:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import backbone_precision
+from benchmarks import backbone_precision, multi_instance, tuning_comparison
 from benchmarks.summary import load_results, markdown_table, write_summary
 
 
@@ -40,3 +40,25 @@ def test_summary_writes_latest_json_charts_and_the_table(precision_results, tmp_
     table = markdown_table(latest)
     assert "| backbone efficientnet_lite0 (ImageNet weights), images/s, batch 16 | fp32 eager" in table
     assert "load average 1.00 before, 2.00 after" in table
+
+
+@pytest.mark.slow
+def test_tuning_comparison_times_both_methods_and_the_growth(tmp_path):
+    out = tmp_path / "tuning_comparison.json"
+    assert tuning_comparison.main(["--scale", "0.002", "--trials", "1", "--backbones", "efficientnet_lite0",
+                                   "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["original"]["tuning_s"] > 0 and report["pawflow"]["efficientnet_lite0"]["tuning_s"] > 0
+    assert set(report["growth"]["data_size"]) == {"1/8", "1/4", "1/2", "1"}
+    table = markdown_table({"machine": {"cpu": "c", "usable_cpus": 2, "torch": "t"}, "load_before": 0,
+                            "load_after": 0, "results": {"tuning_comparison": report}})
+    assert "original vs pawflow efficientnet_lite0" in table
+
+
+@pytest.mark.slow
+def test_multi_instance_runs_one_and_two_host_jobs_through_the_runtime(tmp_path):
+    out = tmp_path / "multi_instance.json"
+    assert multi_instance.main(["--classes", "2", "--train-per-class", "2", "--epochs", "1", "--repeats", "1",
+                                "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["1 host, 1 core"]["training_s"] > 0 and report["2 hosts, 1 core each"]["training_s"] > 0
