@@ -216,6 +216,7 @@ def bench_managed_policies() -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=5, help="functions created for the Lambda figures")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     period = 1.0
     with tempfile.TemporaryDirectory() as state, ServerProcess(state, "--metric-period-seconds", str(period),
@@ -250,6 +251,9 @@ def main() -> None:
           f"judged by IAM with AmazonSageMakerFullAccess ({judged['judged'] / judged['admin']:.2f}x)")
     print(f"IAM backend creation (once per account): {policies['without']:.1f} ms without AWS managed policies, "
           f"{policies['with']:.0f} ms with them")
+    if args.json:
+        args.json.write_text(json.dumps({"lambda_ms": lam, "scale_out_s": scale, "describe_endpoint_ms": judged,
+                                         "iam_backend_ms": policies}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ def wait(probe, done, timeout: float = 300.0):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="local_aws-bench-"))
     with LocalAWSServer(state_dir=workdir / "state", max_concurrent_jobs=1) as server:
@@ -209,6 +210,16 @@ def main() -> None:
     print(row("invoke (tiny JSON handler), per call", invoked, in_process, unit="ms"))
     print(row("endpoint start, dog classifier", statistics.median(real_load_endpoint), statistics.median(real_load_direct)))
     print(row("invoke (dog classifier, JPEG), per call", real_invoked, real_in_process, unit="ms"))
+    if args.json:
+        seconds = {
+            "training_job_empty_script": (statistics.median(job), statistics.median(direct)),
+            "endpoint_start_tiny_handler": (statistics.median(load_endpoint), statistics.median(load_direct)),
+            "invoke_tiny_handler": (invoked, in_process),
+            "endpoint_start_dog_classifier": (statistics.median(real_load_endpoint), statistics.median(real_load_direct)),
+            "invoke_dog_classifier_jpeg": (real_invoked, real_in_process),
+        }
+        args.json.write_text(json.dumps({name: {"runtime_s": ours, "direct_s": base}
+                                         for name, (ours, base) in seconds.items()}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

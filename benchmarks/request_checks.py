@@ -16,6 +16,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -65,6 +66,7 @@ def signed_request(url: str, access_key: str, secret: str, token: str | None) ->
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300, help="calls per measurement")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.calls < 10:
         parser.error("--calls must be at least 10")
@@ -103,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for label, value in rows:
         print(f"  {label:<68} {value:8.3f} ms  {value / admin_ms:6.1%} of the administrator's round trip")
+    if args.json:
+        args.json.write_text(json.dumps({"calls": args.calls, "median_ms": dict(rows)}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

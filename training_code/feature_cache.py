@@ -147,12 +147,16 @@ def extract_features(backbone: torch.nn.Module, split: Split, transform, device:
         ImageDataset(split, transform), batch_size=EXTRACTION_BATCH_SIZE, shuffle=False, num_workers=num_workers,
     )
     backbone.eval()
+    model = precision.inference_module(backbone)
     chunks = []
     with torch.inference_mode():
         for images, _ in loader:
+            rows = len(images)
+            if precision.fixed_batch_size and rows < EXTRACTION_BATCH_SIZE:  # one compiled shape, no recompile
+                images = torch.cat([images, images.new_zeros((EXTRACTION_BATCH_SIZE - rows, *images.shape[1:]))])
             images = precision.prepare_input(images.to(device, non_blocking=True))
             with precision.autocast(device):
-                chunks.append(backbone(images).float().cpu())
+                chunks.append(model(images)[:rows].float().cpu())
     return torch.cat(chunks)
 
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import torch
 
 import classifier
+import compute_precision
 import safe_fetch
-from compute_precision import precision_named
 
 try:
     from sagemaker_inference.errors import GenericInferenceToolkitError as _ToolkitError
@@ -209,7 +209,7 @@ def model_fn(model_dir):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     loaded = classifier.load_model(model_dir, device=device)
     # The head learnt on features computed in the training's precision: run the backbone in the same arithmetic.
-    precision = precision_named(loaded.config.get("precision", "fp32"))
+    precision = compute_precision.serving_precision(loaded.config.get("precision"))
     loaded = loaded._replace(model=precision.prepare_module(loaded.model))
     logger.info(
         "Loaded %s model with %s classes from %s on %s in %s; limits %s",
@@ -231,13 +231,14 @@ def input_fn(request_body, content_type):
 
 
 def predict_fn(data, model):
-    """Classify ``data.image`` with the evaluation preprocessing; softmax probabilities, top k."""
+    """Classify ``data.image`` with the evaluation preprocessing, in the precision recorded in the model's
+    ``model_config.json``; softmax probabilities, top k."""
     if not isinstance(data, ImageRequest):
         raise TypeError(f"predict_fn expects the ImageRequest made by input_fn, got {type(data).__name__}")
     device = next(model.model.parameters()).device
-    precision = precision_named(model.config.get("precision", "fp32"))
+    precision = compute_precision.serving_precision(model.config.get("precision"))
     batch = precision.prepare_input(model.transform(data.image).unsqueeze(0).to(device))
-    with torch.inference_mode(), precision.autocast(device):
+    with torch.inference_mode(), precision.autocast(device):  # the arithmetic the head was trained on
         logits = model.model(batch)[0].float().cpu()
     probabilities = torch.softmax(logits, dim=0)
     top = torch.topk(probabilities, min(data.top_k, probabilities.numel()))

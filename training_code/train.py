@@ -45,7 +45,7 @@ from torch.distributed.algorithms.join import Join
 from torch.nn.parallel import DistributedDataParallel
 
 import classifier
-from compute_precision import FP32, PRECISIONS, choose_precision
+from compute_precision import FP32, FP32_CHANNELS_LAST, PRECISIONS, choose_precision
 from distributed_training import (
     DistributedContext,
     DistributedSetupError,
@@ -86,7 +86,17 @@ def environment_defaults(environ=os.environ) -> dict:
         "host_addresses": environ.get("PAWFLOW_HOST_ADDRESSES", ""),
         "feature_cache_dir": default_cache_dir(environ),
         "data_sharded": str(channel_is_sharded(environ.get("SM_INPUT_DATA_CONFIG", ""), TRAINING_CHANNEL)),
+        "num_cpus": available_cpus(environ),
     }
+
+
+def available_cpus(environ=os.environ) -> int:
+    """The cores this host may use: ``SM_NUM_CPUS`` (the instance's, or this host's share of a shared machine),
+    else this process's CPU affinity."""
+    try:
+        return max(1, int(environ["SM_NUM_CPUS"]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def channel_is_sharded(input_data_config: str, channel: str) -> bool:
@@ -203,11 +213,12 @@ def build_parser(environ=os.environ) -> argparse.ArgumentParser:
             help="also train the backbone's last block (implies --augment)")
 
     speed = parser.add_argument_group("speed")
-    _option(speed, "num-workers", type=non_negative_int, default=min(4, max(0, (os.cpu_count() or 1) - 1)),
-            help="image decoding worker processes")
+    _option(speed, "num-workers", type=non_negative_int, default=min(4, defaults["num_cpus"] - 1),
+            help="image decoding worker processes (default: one fewer than the host's cores, env SM_NUM_CPUS)")
     _option(speed, "precision", choices=PRECISIONS, default="auto",
             help="backbone arithmetic: auto = bf16 + channels_last where the CPU (AVX512-BF16/AMX) or GPU runs "
-                 "bf16 natively, else fp32")
+                 "bf16 natively, else compiled (fp32, TorchInductor) for data sets large enough to repay the "
+                 "compilation, else fp32; recorded in model_config.json, serving uses the same")
     _option(speed, "feature-cache-dir", default=defaults["feature_cache_dir"],
             help="folder for cached backbone features, shared by trials on one machine; empty string disables "
                  "(env PAWFLOW_FEATURE_CACHE)")
@@ -527,12 +538,20 @@ def run(args) -> int:
         shutdown(context)
 
 
-def extraction_job(args, context: DistributedContext, device, precision) -> int:
+def _job_precision(args, device, splits: dict, full_path: bool):
+    """The backbone's arithmetic for this job: ``--precision`` resolved for the device and the number of images
+    (``auto`` weighs compilation's one-off cost); a backbone being trained (full path) runs eager."""
+    precision = choose_precision(args.precision, device, sum(len(split) for split in splits.values()))
+    return FP32_CHANNELS_LAST if full_path and precision.compiled else precision
+
+
+def extraction_job(args, context: DistributedContext, device) -> int:
     """Backbone features of every split, once, written with the backbone's weights to the model dir."""
     if context.enabled:
         raise DataError(f"--extract-features-only runs on one host; the job has {context.world_size}")
-    log.info("Extracting %s features of train/valid/test on %s in %s", args.backbone, device, precision.name)
     class_names, splits = load_data(args, context)
+    precision = _job_precision(args, device, splits, full_path=False)
+    log.info("Extracting %s features of train/valid/test on %s in %s", args.backbone, device, precision.name)
     backbone, _ = classifier.build_backbone(args.backbone)
     cache = FeatureCache(args.feature_cache_dir)
     transform = classifier.eval_transform(args.backbone)
@@ -559,10 +578,9 @@ def extraction_job(args, context: DistributedContext, device, precision) -> int:
 
 
 def train_job(args, context: DistributedContext, device) -> int:
-    precision = choose_precision(args.precision, device)
     full_path = args.augment or args.unfreeze_last_block
     if args.extract_features_only:
-        return extraction_job(args, context, device, precision)
+        return extraction_job(args, context, device)
     if args.features_dir and not full_path:
         feature_set = _agreed(context, lambda: read_feature_set(args.features_dir))
         if feature_set.backbone != args.backbone:
@@ -575,9 +593,10 @@ def train_job(args, context: DistributedContext, device) -> int:
     else:
         if args.features_dir:
             log.info("Full path trains from images; the features channel %s is not used", args.features_dir)
+        class_names, splits = load_data(args, context)
+        precision = _job_precision(args, device, splits, full_path)
         log.info("Training %s on %s: %s path, backbone in %s, %d host(s)", args.backbone, device,
                  "full (augmented)" if full_path else "cached-feature", precision.name, context.world_size)
-        class_names, splits = load_data(args, context)
         backbone, feature_dim = _agreed(context, lambda: classifier.build_backbone(args.backbone))
         train = train_full if full_path else train_on_cached_features
         result = train(args, context, device, backbone, feature_dim, class_names, splits, precision)

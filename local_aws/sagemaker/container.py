@@ -5,7 +5,8 @@ job runner). Builds the training environment exactly as the SageMaker training t
 (``sagemaker_training.environment.Environment``: ``SM_*`` variables, hyperparameters as
 ``--name value`` arguments) and then replaces itself with the user's program, so the program's
 process is the host's process. The toolkit's DNS wait for ``algo-N`` is skipped: hosts are reached at
-the addresses in ``PAWFLOW_HOST_ADDRESSES`` (all loopback), which also sets ``MASTER_ADDR``.
+the addresses in ``PAWFLOW_HOST_ADDRESSES`` (all loopback), which also sets ``MASTER_ADDR``. A host of a
+multi-host job first pins itself to its share of the cores (``host_resources``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+from local_aws.sagemaker.host_resources import apply_host_share, report_cpus
 
 
 def program_command(code_dir: str, program: str, cmd_args: list[str]) -> list[str]:
@@ -29,9 +32,12 @@ def main() -> None:
         sys.exit("local_aws.sagemaker.container: SAGEMAKER_BASE_DIR is not set")
     from sagemaker_training import environment
 
+    cpus = apply_host_share(os.environ)
     training_env = environment.Environment()
     env = dict(os.environ)
     env.update(training_env.to_env_vars())
+    if cpus is not None:
+        report_cpus(env, cpus)
     program = training_env.user_entry_point
     if not program or program == "None":
         sys.exit("AlgorithmError: hyperparameter sagemaker_program names no entry point")

@@ -36,6 +36,7 @@ from local_aws.iam.service_access import RoleSession, ServiceAccess
 from local_aws.moto_seam import utcnow
 from local_aws.processes import ProcessSupervisor
 from local_aws.s3.objects import S3Objects
+from local_aws.sagemaker.host_resources import machine_cpus, share_cores
 from local_aws.sagemaker.training_artifacts import TrainingArtifacts
 from local_aws.sagemaker.training_environment import host_environment
 from local_aws.sagemaker.training_failures import JobFailure, image_pull_denied
@@ -174,10 +175,12 @@ class TrainingJobRunner:
         hosts = list(host_dirs)
         master_port = free_port()
         credentials = assume_service_role(self.account_id, self.region, self.job.role_arn, SAGEMAKER_SESSION_NAME)
+        shares = share_cores(hosts, machine_cpus()) if len(hosts) > 1 else {}
         environments = {
             host: host_environment(self.job, base, hosts, master_port, credentials, region=self.region,
                                    endpoint_url=self.scheduler.endpoint_url,
-                                   shared_tmp_dir=self.scheduler.shared_tmp_dir, pass_env=self.scheduler.pass_env)
+                                   shared_tmp_dir=self.scheduler.shared_tmp_dir, pass_env=self.scheduler.pass_env,
+                                   cpus=shares.get(host))
             for host, base in host_dirs.items()
         }
         return self.processes.run(host_dirs, environments, self.deadline)

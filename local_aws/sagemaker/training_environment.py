@@ -14,14 +14,16 @@ from typing import Any
 
 from local_aws.child_environment import child_environment
 from local_aws.iam.role_sessions import Credentials
+from local_aws.sagemaker.host_resources import host_variables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def host_environment(job: Any, base: Path, hosts: list[str], master_port: int, credentials: Credentials, *,
                      region: str, endpoint_url: str, shared_tmp_dir: Path,
-                     pass_env: tuple[str, ...]) -> dict[str, str]:
-    """The environment of the host whose ``/opt/ml`` is ``base``, no more than the container would have."""
+                     pass_env: tuple[str, ...], cpus: list[int] | None = None) -> dict[str, str]:
+    """The environment of the host whose ``/opt/ml`` is ``base``, no more than the container would have;
+    ``cpus`` is the host's share of the machine's cores (``host_resources``), None for all of them."""
     return child_environment(
         home=base.parent.parent / "home", tmpdir=shared_tmp_dir, region=region,
         endpoint_url=endpoint_url, credentials=credentials,
@@ -35,6 +37,7 @@ def host_environment(job: Any, base: Path, hosts: list[str], master_port: int, c
             "TRAINING_JOB_ARN": job.arn,
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(REPO_ROOT),
+            **(host_variables(cpus) if cpus is not None else {}),
         },
         declared=job.environment,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from botocore.exceptions import ClientError
@@ -213,3 +214,41 @@ def test_manifest_file_channel_downloads_only_the_listed_objects(aws, training_r
     stream = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"][0]
     messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]]
     assert 'Host algo-1 of ["algo-1"] saw files: ["part-1.txt", "part-3.txt"]' in messages
+
+
+def _host_cores(logs, job_name: str) -> dict[str, dict]:
+    group = "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    found = {}
+    for stream in streams:
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]:
+            host, marker, share = event["message"].partition(" cores: ")
+            if marker:
+                found[host.removeprefix("Host ")] = json.loads(share)
+    return found
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) != 2, reason="the expected shares are those of a 2-core machine")
+def test_two_hosts_on_two_cores_get_one_core_each(aws, training_request, finished_job, job_name):
+    sagemaker, logs = aws("sagemaker"), aws("logs")
+    sagemaker.create_training_job(**training_request(job_name, program="cores_train.py", instance_count=2))
+
+    assert finished_job(job_name)["TrainingJobStatus"] == "Completed"
+    cores = _host_cores(logs, job_name)
+
+    assert set(cores) == {"algo-1", "algo-2"}
+    assert set(cores["algo-1"]["affinity"]).isdisjoint(cores["algo-2"]["affinity"])
+    for share in cores.values():
+        assert share == {"affinity": share["affinity"], "SM_NUM_CPUS": "1", "num_cpus": 1, "OMP_NUM_THREADS": "1"}
+        assert len(share["affinity"]) == 1
+
+
+def test_a_single_host_keeps_every_core(aws, training_request, finished_job, job_name):
+    sagemaker, logs = aws("sagemaker"), aws("logs")
+    sagemaker.create_training_job(**training_request(job_name, program="cores_train.py"))
+
+    assert finished_job(job_name)["TrainingJobStatus"] == "Completed"
+
+    share = _host_cores(logs, job_name)["algo-1"]
+    assert share["affinity"] == sorted(os.sched_getaffinity(0))
+    assert share["SM_NUM_CPUS"] == str(os.cpu_count())

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import classifier
-from compute_precision import BF16_CHANNELS_LAST, FP32, choose_precision, cpu_has_native_bf16
+from compute_precision import BF16_CHANNELS_LAST, FP32, FP32_CHANNELS_LAST, choose_precision, cpu_has_native_bf16
 from feature_cache import FeatureCache, cached_features, data_digest, default_cache_dir, entry_key
 from image_data import load_splits
 
@@ -116,10 +116,10 @@ def test_default_cache_dir_from_environment_or_temp():
 def test_auto_precision_follows_the_cpu_flags():
     flags = open("/proc/cpuinfo").read()
     assert cpu_has_native_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
-    expected = BF16_CHANNELS_LAST if cpu_has_native_bf16() else FP32
+    expected = BF16_CHANNELS_LAST if cpu_has_native_bf16() else FP32_CHANNELS_LAST
     assert choose_precision("auto", CPU) == expected
-    assert choose_precision("fp32", CPU) == FP32
-    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
+    assert choose_precision("fp32", CPU) == FP32_CHANNELS_LAST
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, compiled, fp32, got 'fp16'"):
         choose_precision("fp16", CPU)
 
 

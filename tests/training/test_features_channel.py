@@ -36,7 +36,7 @@ def test_extraction_writes_features_labels_and_backbone_weights(extracted, dog_i
     manifest = json.loads((extracted / "features.json").read_text())
     class_names, splits = load_splits(dog_images)
     assert manifest["class_names"] == class_names
-    assert (manifest["backbone"], manifest["precision"], manifest["feature_dim"]) == ("efficientnet_lite0", "fp32", 1280)
+    assert (manifest["backbone"], manifest["precision"], manifest["feature_dim"]) == ("efficientnet_lite0", "fp32+channels_last", 1280)
     for name, split in splits.items():
         payload = torch.load(extracted / f"{name}.pt", weights_only=True)
         assert payload["features"].shape == (len(split), 1280)
@@ -53,7 +53,7 @@ def test_head_job_on_the_features_channel_never_builds_the_backbone(tmp_path, ex
                           SM_OUTPUT_DATA_DIR=str(tmp_path / "output"))
     result = run_train(["--learning_rate", "0.005", "--batch_size", "16", "--epochs", "8"], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "features channel (backbone computed them in fp32; it is not built here)" in result.stdout
+    assert "features channel (backbone computed them in fp32+channels_last; it is not built here)" in result.stdout
     assert "Feature cache" not in result.stdout
     metrics = json.loads((tmp_path / "output" / "metrics.json").read_text())
     assert metrics["path"] == "features-channel"
@@ -67,7 +67,7 @@ def test_head_job_on_the_features_channel_writes_a_model_that_serves_in_the_feat
                         "--learning-rate", "0.005", "--batch-size", "16"], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     loaded = classifier.load_model(tmp_path / "model")
-    assert loaded.config["precision"] == "fp32"
+    assert loaded.config["precision"] == "fp32+channels_last"
     _, splits = load_splits(dog_images)
     features = torch.load(extracted / "test.pt", weights_only=True)["features"]
     from image_data import ImageDataset

@@ -128,3 +128,9 @@ def test_unresolvable_master_host_fails_at_once_with_a_hint(capsys, dog_images):
     assert code == 2
     assert "master host 'algo-1.invalid'" in err and "does not resolve" in err
     assert "PAWFLOW_HOST_ADDRESSES" in err
+
+
+def test_decoding_workers_follow_the_hosts_share_of_the_cores():
+    assert train.build_parser({"SM_NUM_CPUS": "1"}).parse_args([]).num_workers == 0
+    assert train.build_parser({"SM_NUM_CPUS": "3"}).parse_args([]).num_workers == 2
+    assert train.build_parser({"SM_NUM_CPUS": "16"}).parse_args([]).num_workers == 4

@@ -55,6 +55,7 @@ def test_model_dir_is_complete_and_predicts_the_test_split(standalone_run, dog_i
     model_dir = root / "TrainedModels"
     assert {"model.pth", "classes.json", "model_config.json"} <= {p.name for p in model_dir.iterdir()}
     assert (model_dir / "code" / "classifier.py").is_file()
+    assert (model_dir / "code" / "compute_precision.py").is_file()
     loaded = classifier.load_model(model_dir)
     class_names, splits = load_splits(dog_images)
     assert loaded.class_names == class_names
@@ -70,6 +71,8 @@ def test_output_dir_has_metrics_and_curve(standalone_run, dog_images):
     root, log = standalone_run
     metrics = json.loads((root / "output" / "metrics.json").read_text())
     assert metrics["backbone"] == "efficientnet_lite0"
+    model_config = json.loads((root / "TrainedModels" / "model_config.json").read_text())
+    assert model_config["precision"] == metrics["precision"]
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] == len(metrics["history"]) <= 12
     first = metrics["history"][0]
     assert {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "train_images_per_second"} <= set(first)
