@@ -3,22 +3,22 @@ image pulls, log writes and uploads, Lambda's log writes; a Lambda function's po
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from pawflow.account_setup import SAGEMAKER_POLICY, SAGEMAKER_ROLE, ensure_sagemaker_execution_role
-from tests.archives import tar_gz
+from tests.archives import tar_gz, zip_archive
 from tests.execution_roles import SAGEMAKER_TRUST
+from tests.sagemaker_jobs import ended_training_job
+from tests.served_endpoints import serve_model, settled_endpoint
+from tests.timeouts import scaled
 
 ACCOUNT = "123456789012"
 TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312"
-INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312"
 TRAIN = """
 import os
 from pathlib import Path
@@ -97,21 +97,13 @@ def run_training(aws, wait_until, bucket: str, role: str, output: str = "output"
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{output}"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 120})
-    return wait_until(lambda: sagemaker.describe_training_job(TrainingJobName=name),
-                      lambda d: d["TrainingJobStatus"] not in ("InProgress", "Stopping"), timeout=120)
-
-
-def function_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", HANDLER)
-    return buffer.getvalue()
+    return ended_training_job(sagemaker, name, wait_until, timeout=scaled(40))
 
 
 def create_function(aws, role: str) -> str:
     name = f"svc-{uuid.uuid4().hex[:8]}"
     aws("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/{role}",
-                                  Handler="lambda_function.lambda_handler", Code={"ZipFile": function_zip()},
+                                  Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_archive({"lambda_function.py": HANDLER})},
                                   Timeout=30)
     return name
 
@@ -231,21 +223,23 @@ def test_the_shipped_role_policy_runs_a_job_and_its_statements_are_recorded(aws,
 # --- endpoints ---------------------------------------------------------------------------------------------------
 
 
-def test_an_endpoint_whose_role_may_not_read_the_model_data_fails_with_the_reason(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, read="code/*", repository="pytorch-inference"))
+def settled_endpoint_of(aws, wait_until, bucket: str, role: str, variant: str = "AllTraffic") -> dict[str, Any]:
+    """Serve ``s3://<bucket>/models/model.tar.gz`` as ``role`` on a new endpoint; its description once settled."""
     sagemaker = aws("sagemaker")
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", PrimaryContainer={
-        "Image": INFERENCE_IMAGE, "ModelDataUrl": f"s3://{bucket}/models/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    name = serve_model(sagemaker, f"svc-{uuid.uuid4().hex[:8]}", role_arn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                       model_data_url=f"s3://{bucket}/models/model.tar.gz", variant=variant)
 
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
-    endpoint = wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name),
-                          lambda d: d["EndpointStatus"] != "Creating", timeout=60)
+    return settled_endpoint(sagemaker, name, wait_until, timeout=scaled(20))
+
+
+def test_an_endpoint_whose_role_may_not_read_the_model_data_fails_with_the_reason(aws, wait_until):
+    bucket = seeded_bucket(aws)
+    role = sagemaker_role(aws, sagemaker_policy(bucket, read="code/*", repository="pytorch-inference"))
+
+    endpoint = settled_endpoint_of(aws, wait_until, bucket, role)
+
     assert endpoint["EndpointStatus"] == "Failed"
     assert endpoint["FailureReason"] == (
         f"Failed to download model data for container \"container_1\" from URL: \"s3://{bucket}/models/model.tar.gz\". "
@@ -256,18 +250,9 @@ def test_an_endpoint_whose_role_may_not_read_the_model_data_fails_with_the_reaso
 def test_an_endpoint_whose_role_may_not_pull_the_image_fails_with_the_reason(aws, wait_until):
     bucket = seeded_bucket(aws)
     role = sagemaker_role(aws, sagemaker_policy(bucket, repository="pytorch-training"))
-    sagemaker = aws("sagemaker")
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", PrimaryContainer={
-        "Image": INFERENCE_IMAGE, "ModelDataUrl": f"s3://{bucket}/models/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "Blue", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
 
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    endpoint = settled_endpoint_of(aws, wait_until, bucket, role, variant="Blue")
 
-    endpoint = wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name),
-                          lambda d: d["EndpointStatus"] != "Creating", timeout=60)
     assert endpoint["EndpointStatus"] == "Failed"
     assert endpoint["FailureReason"] == (
         "Please make sure all images included in the model for the production variant Blue exist, and that the "

@@ -19,9 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_aws.archives import (
@@ -34,6 +32,9 @@ from local_aws.archives import (
     unpack_zip,
 )
 from local_aws.server import ServerProcess
+from tests.aws_clients import client_factory
+from tests.served_endpoints import serve_model, settled_endpoint
+from tests.timeouts import scaled
 
 COULD_NOT_UNZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -405,10 +406,7 @@ def archives_server(tmp_path_factory) -> ServerProcess:
 @pytest.fixture(scope="module")
 def archives_aws(archives_server, create_sagemaker_role) -> Callable[[str], Any]:
     """Administrator clients of the server, whose account has the SageMaker role the requests name."""
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=archives_server.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"total_max_attempts": 1}))
+    client = client_factory(archives_server.endpoint_url)
     assert create_sagemaker_role(client("iam")) == ROLE
     return client
 
@@ -467,16 +465,11 @@ def test_endpoint_with_a_link_in_model_tar_gz_fails_with_the_reason(archives_aws
     archive = tar_of(special_member("code", tarfile.SYMTYPE, str(tmp_path)), file_member("code/inference.py", b"x"))
     archives_aws("s3").put_object(Bucket=archives_bucket, Key="models/evil/model.tar.gz", Body=archive)
     sagemaker = archives_aws("sagemaker")
-    model = f"evil-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
-        "ModelDataUrl": f"s3://{archives_bucket}/models/evil/model.tar.gz"})
-    sagemaker.create_endpoint_config(EndpointConfigName=model, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    model = serve_model(sagemaker, f"evil-{uuid.uuid4().hex[:8]}", role_arn=ROLE, program=None,
+                        model_data_url=f"s3://{archives_bucket}/models/evil/model.tar.gz")
 
     sagemaker.create_endpoint(EndpointName=model, EndpointConfigName=model)
-    described = wait_until(lambda: sagemaker.describe_endpoint(EndpointName=model),
-                           lambda d: d["EndpointStatus"] != "Creating", timeout=60)
+    described = settled_endpoint(sagemaker, model, wait_until, timeout=scaled(20))
 
     assert described["EndpointStatus"] == "Failed"
     assert described["FailureReason"] == (
