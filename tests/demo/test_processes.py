@@ -6,6 +6,7 @@ import psutil
 import pytest
 
 from pawflow.demo.processes import ManagedProcess, ProcessSupervisor
+from tests.timeouts import scaled
 
 # A service that starts a grandchild and ignores SIGTERM, the worst case for cleanup.
 STUBBORN = (
@@ -22,31 +23,28 @@ def _family(process: ManagedProcess) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def _wait_for_line(process: ManagedProcess, text: str) -> None:
-    deadline = psutil.time.monotonic() + 30
-    while text not in process.log_tail():
-        assert psutil.time.monotonic() < deadline, process.log_tail()
-        psutil.time.sleep(0.05)
+def _wait_for_line(wait_until, process: ManagedProcess, text: str) -> None:
+    wait_until(process.log_tail, lambda log: text in log, timeout=scaled(10), interval=0.05)
 
 
-def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path):
+def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path, wait_until):
     process = ManagedProcess("stubborn", [sys.executable, "-c", STUBBORN], env={}, log_dir=tmp_path)
     process.start()
-    _wait_for_line(process, "ready")
+    _wait_for_line(wait_until, process, "ready")
     family = _family(process)
     assert len(family) == 2
     process.stop(grace_seconds=0.5)
     assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
-def test_supervisor_stops_every_service_when_the_block_raises(tmp_path):
+def test_supervisor_stops_every_service_when_the_block_raises(tmp_path, wait_until):
     families = []
     with pytest.raises(RuntimeError, match="boom"):
         with ProcessSupervisor(grace_seconds=0.5) as supervisor:
             for name in ("one", "two"):
                 process = supervisor.start(
                     ManagedProcess(name, [sys.executable, "-c", STUBBORN], env={}, log_dir=tmp_path))
-                _wait_for_line(process, "ready")
+                _wait_for_line(wait_until, process, "ready")
                 families.extend(_family(process))
             raise RuntimeError("boom")
     assert len(families) == 4
