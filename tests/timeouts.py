@@ -15,3 +15,7 @@ TIMEOUT_SCALE = float(os.environ.get("PAWFLOW_TEST_TIMEOUT_SCALE", "3"))
 def scaled(seconds: float) -> float:
     """The timeout for work that takes about ``seconds`` on a quiet machine."""
     return seconds * TIMEOUT_SCALE
+
+#: One ``dag.test()`` run of ``dog_breed_pipeline`` on the tests' small generated data set, on a quiet machine
+#: (about 3 minutes, with margin); the other DAGs' runs are shorter.
+QUIET_DAG_RUN_SECONDS = 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -103,8 +104,8 @@ def run_training(aws, wait_until, bucket: str, role: str, output: str = "output"
 def create_function(aws, role: str) -> str:
     name = f"svc-{uuid.uuid4().hex[:8]}"
     aws("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/{role}",
-                                  Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_archive({"lambda_function.py": HANDLER})},
-                                  Timeout=30)
+                                  Handler="lambda_function.lambda_handler",
+                                  Code={"ZipFile": zip_archive({"lambda_function.py": HANDLER})}, Timeout=30)
     return name
 
 
@@ -116,13 +117,27 @@ def caller_credentials(aws, lambda_role: str, session: str = "caller") -> dict[s
 # --- training jobs ---------------------------------------------------------------------------------------------
 
 
-def test_a_job_whose_role_may_not_read_the_data_fails_with_the_reason(aws, wait_until):
+def failed_training(aws, wait_until, policy_of: Callable[[str], dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """Train on a fresh bucket as a role holding ``policy_of(bucket)``; assert the job failed; return the bucket,
+    the role and the job."""
     bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, read="code/*"))
+    role = sagemaker_role(aws, policy_of(bucket))
 
     job = run_training(aws, wait_until, bucket, role)
 
     assert job["TrainingJobStatus"] == "Failed"
+    return bucket, role, job
+
+
+def without_list_bucket(bucket: str) -> dict[str, Any]:
+    policy = sagemaker_policy(bucket)
+    policy["Statement"] = policy["Statement"][1:]
+    return policy
+
+
+def test_a_job_whose_role_may_not_read_the_data_fails_with_the_reason(aws, wait_until):
+    bucket, role, job = failed_training(aws, wait_until, lambda bucket: sagemaker_policy(bucket, read="code/*"))
+
     assert job["FailureReason"] == (
         f"ClientError: Data download failed:Failed to download data. AccessDenied (403): User: {session_arn(role)} "
         f"is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::{bucket}/data/train/part-0.txt\" "
@@ -130,14 +145,8 @@ def test_a_job_whose_role_may_not_read_the_data_fails_with_the_reason(aws, wait_
 
 
 def test_a_job_whose_role_may_not_list_the_bucket_fails_before_reading(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    policy = sagemaker_policy(bucket)
-    policy["Statement"] = policy["Statement"][1:]
-    role = sagemaker_role(aws, policy)
+    bucket, role, job = failed_training(aws, wait_until, without_list_bucket)
 
-    job = run_training(aws, wait_until, bucket, role)
-
-    assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"] == (
         f"ClientError: Data download failed:Failed to download data. AccessDenied (403): User: {session_arn(role)} "
         f"is not authorized to perform: s3:ListBucket on resource: \"arn:aws:s3:::{bucket}\" "
@@ -145,12 +154,8 @@ def test_a_job_whose_role_may_not_list_the_bucket_fails_before_reading(aws, wait
 
 
 def test_a_job_whose_role_may_not_write_the_output_path_fails_at_upload(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, write="elsewhere/*"))
+    bucket, role, job = failed_training(aws, wait_until, lambda bucket: sagemaker_policy(bucket, write="elsewhere/*"))
 
-    job = run_training(aws, wait_until, bucket, role)
-
-    assert job["TrainingJobStatus"] == "Failed"
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]][-2:] == ["Uploading", "Failed"]
     assert job["FailureReason"] == (
         f"ClientError: Artifact upload failed:AccessDenied (403): User: {session_arn(role)} is not authorized to "
@@ -159,12 +164,9 @@ def test_a_job_whose_role_may_not_write_the_output_path_fails_at_upload(aws, wai
 
 
 def test_a_job_whose_role_may_not_pull_the_image_fails_before_training(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, repository="pytorch-inference"))
+    _, role, job = failed_training(aws, wait_until,
+                                   lambda bucket: sagemaker_policy(bucket, repository="pytorch-inference"))
 
-    job = run_training(aws, wait_until, bucket, role)
-
-    assert job["TrainingJobStatus"] == "Failed"
     assert "Training" not in [t["Status"] for t in job["SecondaryStatusTransitions"]]
     assert job["FailureReason"] == (
         "ClientError: Cannot pull algorithm container. Either the image does not exist or its permissions are "
@@ -345,15 +347,20 @@ def test_an_explicit_deny_in_the_identity_policy_beats_the_function_policy(aws, 
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function} with an explicit deny in an identity-based policy")
 
 
-def test_a_permissions_boundary_still_limits_a_role_the_function_policy_allows(aws, lambda_role):
-    function = create_function(aws, lambda_role)
-    aws("lambda").add_permission(FunctionName=function, StatementId="caller-role", Action="lambda:InvokeFunction",
-                                 Principal=f"arn:aws:iam::{ACCOUNT}:role/{lambda_role}")
+def bound_to_logs(aws, role: str) -> None:
+    """Give ``role`` a permissions boundary that allows CloudWatch Logs actions only."""
     iam = aws("iam")
     boundary = iam.create_policy(PolicyName=f"boundary-{uuid.uuid4().hex[:8]}", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))["Policy"]["Arn"]
-    iam.put_role_permissions_boundary(RoleName=lambda_role, PermissionsBoundary=boundary)
+    iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=boundary)
+
+
+def test_a_permissions_boundary_still_limits_a_role_the_function_policy_allows(aws, lambda_role):
+    function = create_function(aws, lambda_role)
+    aws("lambda").add_permission(FunctionName=function, StatementId="caller-role", Action="lambda:InvokeFunction",
+                                 Principal=f"arn:aws:iam::{ACCOUNT}:role/{lambda_role}")
+    bound_to_logs(aws, lambda_role)
     caller = caller_credentials(aws, lambda_role)
 
     with pytest.raises(ClientError) as error:
@@ -369,11 +376,7 @@ def test_a_function_policy_naming_the_session_is_not_limited_by_the_boundary(aws
     function = create_function(aws, lambda_role)
     aws("lambda").add_permission(FunctionName=function, StatementId="caller-session", Action="lambda:InvokeFunction",
                                  Principal=session_arn(lambda_role, "caller"))
-    iam = aws("iam")
-    boundary = iam.create_policy(PolicyName=f"boundary-{uuid.uuid4().hex[:8]}", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))["Policy"]["Arn"]
-    iam.put_role_permissions_boundary(RoleName=lambda_role, PermissionsBoundary=boundary)
+    bound_to_logs(aws, lambda_role)
     caller = caller_credentials(aws, lambda_role)
 
     response = aws("lambda", caller).invoke(FunctionName=function, Payload=b'{"c": 3}')

@@ -31,8 +31,6 @@ from local_aws.archives import (
     unpack_tar,
     unpack_zip,
 )
-from local_aws.server import ServerProcess
-from tests.aws_clients import client_factory
 from tests.served_endpoints import serve_model, settled_endpoint
 from tests.timeouts import scaled
 
@@ -398,17 +396,10 @@ def test_zip_keeps_the_executable_bit_and_drops_setuid(tmp_path):
 
 # --- through a real server -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def archives_server(tmp_path_factory) -> ServerProcess:
-    with ServerProcess(tmp_path_factory.mktemp("archives_state")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def archives_aws(archives_server, create_sagemaker_role) -> Callable[[str], Any]:
-    """Administrator clients of the server, whose account has the SageMaker role the requests name."""
-    client = client_factory(archives_server.endpoint_url)
-    assert create_sagemaker_role(client("iam")) == ROLE
-    return client
+def archives_aws(aws, create_sagemaker_role) -> Callable[[str], Any]:
+    """Administrator clients of the package's server, whose account has the SageMaker role the requests name."""
+    assert create_sagemaker_role(aws("iam")) == ROLE
+    return aws
 
 
 @pytest.fixture(scope="module")
@@ -444,9 +435,9 @@ def training_job_request(name: str, bucket: str, source_key: str) -> dict[str, A
 
 
 def test_training_job_with_the_realpath_bypass_sourcedir_fails_and_writes_nothing_outside(
-        archives_server, archives_aws, archives_bucket, wait_until):
+        server, archives_aws, archives_bucket, wait_until):
     name = f"job-{uuid.uuid4().hex[:10]}"
-    opt_ml = archives_server.state_dir / "sagemaker" / "training-jobs" / name / "algo-1" / "opt" / "ml"
+    opt_ml = server.state_dir / "sagemaker" / "training-jobs" / name / "algo-1" / "opt" / "ml"
     archives_aws("s3").put_object(Bucket=archives_bucket, Key=f"code/{name}.tar.gz",
                                   Body=realpath_bypass_tar(opt_ml / "code", overwrite_flag=False))
     sagemaker = archives_aws("sagemaker")
