@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{dag_file.name:36} {cold:8.3f} {warm:8.3f} {warm / cold:10.3f}", flush=True)
             if warm > WARM_TARGET_SECONDS:
                 over_target.append(dag_file.name)
-    print(f"medians of {args.repeats} fresh interpreters each; warm target {WARM_TARGET_SECONDS} s: "
+    runs = f"{args.repeats} fresh interpreter{'s' if args.repeats > 1 else ''}"
+    print(f"medians of {runs} per file and mode; warm target {WARM_TARGET_SECONDS} s: "
           + (f"over it: {', '.join(over_target)}" if over_target else "every file within it"))
     return 0
 
