@@ -32,24 +32,6 @@ INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
 
-def _settings(plan: dict, data_uri: str, code_uri: str, params: dict, features_uri: str | None = None):
-    from pawflow.sagemaker_config import TrainingSettings
-
-    return TrainingSettings(
-        role_arn=plan["role_arn"],
-        region=plan["region"],
-        image_uri=plan["training_image"],
-        data_uri=data_uri,
-        source_dir_uri=code_uri,
-        output_uri=f"s3://{params['bucket']}/training-output/",
-        static_hyperparameters={**params["extra_hyperparameters"], "backbone": params["backbone"],
-                                "epochs": params["epochs"]},
-        input_distribution=params["input_distribution"],
-        tags=plan["tags"],
-        features_uri=features_uri,
-    )
-
-
 with DAG(
     dag_id="dog_breed_pipeline",
     description="Dog images to a tuned, deployed, autoscaled, least-privilege, Lambda-fronted SageMaker endpoint",
@@ -128,70 +110,19 @@ with DAG(
     @task
     def plan(params: dict, dag_run=None) -> dict:
         """Check the Params together, resolve region, role and images, and name this run's resources."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-        from botocore.exceptions import ClientError
+        from pawflow.run_plan import plan_run
 
-        from pawflow.container_images import pytorch_image_uri
-        from pawflow.operators.autoscaling import validate_scaling
-        from pawflow.operators.lambda_concurrency import validate_concurrency
-        from pawflow.resource_names import MAX_LENGTH, run_scoped_name
-
-        validate_scaling(params["autoscaling_min_capacity"], params["autoscaling_max_capacity"],
-                         params["autoscaling_target_invocations"], params["scale_in_cooldown"],
-                         params["scale_out_cooldown"])
-        validate_concurrency(params["reserved_concurrency"], params["provisioned_concurrency"])
-        if params["tuning_max_parallel_jobs"] > params["tuning_max_jobs"]:
-            raise ValueError(f"tuning_max_parallel_jobs must be between 1 and tuning_max_jobs "
-                             f"({params['tuning_max_jobs']}), got {params['tuning_max_parallel_jobs']}")
-        region = AwsBaseHook(aws_conn_id=AWS_CONN_ID, client_type="iam").conn_region_name
-        if not region:
-            raise ValueError(f"connection {AWS_CONN_ID!r} names no region: set region_name in its extra")
-        role = params["sagemaker_role"]
-        if not role.startswith("arn:"):
-            iam = AwsBaseHook(aws_conn_id=AWS_CONN_ID, client_type="iam").conn
-            try:
-                role = iam.get_role(RoleName=role)["Role"]["Arn"]
-            except ClientError as error:
-                if error.response["Error"]["Code"] == "NoSuchEntity":
-                    raise ValueError(f"SageMaker execution role {role!r} does not exist; create it (README, "
-                                     "'SageMaker execution role') or pass its ARN") from error
-                raise
-
-        def name(prefix: str, kind: str) -> str:
-            return run_scoped_name(prefix, dag_run.dag_id, dag_run.run_id, MAX_LENGTH[kind])
-
-        return {
-            "region": region,
-            "role_arn": role,
-            "training_image": pytorch_image_uri(region=region, instance_type=params["training_instance_type"],
-                                                image_scope="training", override=params["training_image_uri"]),
-            "inference_image": pytorch_image_uri(region=region, instance_type=params["endpoint_instance_type"],
-                                                 image_scope="inference", override=params["inference_image_uri"]),
-            "names": {
-                "tuning": name("dogs-hpo", "hyper-parameter-tuning-job"),
-                "single": name("dogs-train-single", "training-job"),
-                "multi": name("dogs-train-multi", "training-job"),
-                "model": name("dogs-model", "model"),
-                "endpoint_config": name("dogs-endpoint-config", "endpoint-config"),
-            },
-            "tags": {"pawflow:dag_id": dag_run.dag_id, "pawflow:run_id": dag_run.run_id},
-        }
+        return plan_run(params, dag_id=dag_run.dag_id, run_id=dag_run.run_id, aws_conn_id=AWS_CONN_ID)
 
     @task
     def feature_plan(plan: dict, data: dict, code_uri: str, params: dict, dag_run=None) -> dict:
         """Where this data set's backbone features live in S3, and the extraction job when they are not there yet."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from pawflow.feature_store import plan_features
-        from pawflow.resource_names import MAX_LENGTH, run_scoped_name
-        from pawflow.sagemaker_config import feature_extraction_job_config
+        from pawflow.run_plan import feature_plan as plan_features
 
-        settings = _settings(plan, data["DataUri"], code_uri, params)
-        features = plan_features(S3Hook(aws_conn_id=AWS_CONN_ID).conn, bucket=data["Bucket"], data_prefix=data["Prefix"],
-                                 hyperparameters=settings.static_hyperparameters, code_dir=TRAINING_CODE_DIR)
-        job_name = run_scoped_name("dogs-extract", dag_run.dag_id, dag_run.run_id, MAX_LENGTH["training-job"])
-        extraction = feature_extraction_job_config(settings, job_name, instance_type=params["training_instance_type"])
-        return {**features, "ExtractionJob": extraction if features["Needed"] and not features["Exists"] else None}
+        return plan_features(S3Hook(aws_conn_id=AWS_CONN_ID).conn, plan, data, code_uri, params,
+                             dag_id=dag_run.dag_id, run_id=dag_run.run_id)
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def extraction_needed(features: dict) -> bool:
@@ -211,10 +142,12 @@ with DAG(
     @task(trigger_rule="none_failed")
     def tuning_config(plan: dict, data: dict, code_uri: str, features: dict, params: dict) -> dict:
         """The CreateHyperParameterTuningJob request: the course's search space over this run's features or images."""
+        from pawflow.run_plan import training_settings
         from pawflow.sagemaker_config import tuning_job_config
 
+        settings = training_settings(plan, data["DataUri"], code_uri, params, features["FeaturesUri"])
         return tuning_job_config(
-            _settings(plan, data["DataUri"], code_uri, params, features["FeaturesUri"]), plan["names"]["tuning"],
+            settings, plan["names"]["tuning"],
             instance_type=params["tuning_instance_type"], max_jobs=params["tuning_max_jobs"],
             max_parallel_jobs=params["tuning_max_parallel_jobs"],
         )
@@ -224,11 +157,12 @@ with DAG(
         """Single- and multi-instance CreateTrainingJob requests with the best trial's hyperparameters."""
         import logging
 
+        from pawflow.run_plan import training_settings
         from pawflow.sagemaker_config import best_training_job, training_job_config
 
         best, hyperparameters = best_training_job(tuning)
         logging.getLogger(__name__).info("Best trial %s with %s", best, hyperparameters)
-        settings = _settings(plan, data["DataUri"], code_uri, params, features["FeaturesUri"])
+        settings = training_settings(plan, data["DataUri"], code_uri, params, features["FeaturesUri"])
         return {
             "best_trial": best,
             "single": training_job_config(settings, plan["names"]["single"], instance_type=params["training_instance_type"],
@@ -261,31 +195,18 @@ with DAG(
     @task
     def smoke_event(data: dict, params: dict) -> str:
         """The write-up's ``{"url": ...}`` event, or a real test image from the data set as base64."""
-        import base64
-        import json
-
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        if params["smoke_image_url"]:
-            return json.dumps({"url": params["smoke_image_url"]})
-        s3 = S3Hook(aws_conn_id=AWS_CONN_ID)
-        keys = [key for key in s3.list_keys(bucket_name=data["Bucket"], prefix=f"{data['Prefix']}/test/", max_items=50)
-                if key.lower().endswith((".jpg", ".jpeg", ".png"))]
-        if not keys:
-            raise ValueError(f"no .jpg/.png under {data['DataUri']}test/ for the smoke test")
-        image = s3.get_key(keys[0], bucket_name=data["Bucket"]).get()["Body"].read()
-        return json.dumps({"image": base64.b64encode(image).decode("ascii")})
+        from pawflow.smoke_test import smoke_event as build_event
+
+        return build_event(data, params["smoke_image_url"], S3Hook(aws_conn_id=AWS_CONN_ID))
 
     @task
     def check_smoke_answer(answer: str) -> dict:
         """Fail unless the Lambda answered 200 with predictions; return the top one."""
-        import json
+        from pawflow.smoke_test import top_prediction
 
-        response = json.loads(answer)
-        body = json.loads(response.get("body") or "{}")
-        if response.get("statusCode") != 200 or not body.get("predictions"):
-            raise ValueError(f"smoke test failed: Lambda answered {response.get('statusCode')} with {body}")
-        return body["predictions"][0]
+        return top_prediction(answer)
 
     @task
     def invoke_before_grant(event: str, params: dict) -> dict:
@@ -293,23 +214,12 @@ with DAG(
 
         Recorded, not enforced: a re-run finds the grant of the earlier run already in place.
         """
-        import base64
-        import json
-
         from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
 
-        response = LambdaHook(aws_conn_id=AWS_CONN_ID).invoke_lambda(
-            function_name=params["lambda_function_name"], payload=event, log_type="Tail")
-        answer = json.loads(response["Payload"].read())
-        error = json.loads(answer.get("body") or "{}").get("error") or {}
-        log_tail = base64.b64decode(response.get("LogResult") or b"").decode("utf-8", "replace")
-        denial = next((line for line in log_tail.splitlines() if "is not authorized to perform" in line), None)
-        return {
-            "StatusCode": answer.get("statusCode"),
-            "Code": error.get("code"),
-            "Message": error.get("message") or "answered with predictions: the role may already invoke the endpoint",
-            "AwsError": denial[denial.index("User: "):] if denial and "User: " in denial else denial,
-        }
+        from pawflow.smoke_test import invocation_outcome
+
+        return invocation_outcome(LambdaHook(aws_conn_id=AWS_CONN_ID).invoke_lambda(
+            function_name=params["lambda_function_name"], payload=event, log_type="Tail"))
 
     @task.short_circuit
     def tear_down_requested(params: dict) -> bool:

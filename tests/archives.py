@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zipfile
 
 
 #: The serving code of an echo model (SageMaker's handler functions): it answers with the JSON body it gets.
@@ -44,3 +45,12 @@ def read_tar_gz(data: bytes) -> dict[str, bytes]:
     """The files of a ``.tar.gz``, by path inside the archive."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         return {member.name: tar.extractfile(member).read() for member in tar.getmembers() if member.isfile()}
+
+
+def zip_archive(files: dict[str, str | bytes]) -> bytes:
+    """A ``.zip`` holding ``files`` (path inside the archive -> text or bytes), e.g. a Lambda deployment package."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()

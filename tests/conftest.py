@@ -1,14 +1,43 @@
-"""Fixtures every test area shares."""
+"""Fixtures every test area shares: the local runtime as a server process, a boto3 client factory for it,
+polling with a deadline, and the SageMaker execution role.
+
+A test package gets its own runtime (``server``, one per package) and a client factory for it (``aws``); a
+package that needs other server arguments overrides ``server_arguments``, one that needs another kind of server
+overrides ``server``. Long waits use ``tests.timeouts.scaled``.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.aws_clients import client_factory
 from tests.execution_roles import create_sagemaker_role as create_role
+
+
+@pytest.fixture(scope="package")
+def server_arguments() -> tuple[str, ...]:
+    """Extra ``python -m local_aws`` arguments of the package's server (none by default)."""
+    return ()
+
+
+@pytest.fixture(scope="package")
+def server(request, tmp_path_factory, server_arguments) -> Iterator[Any]:
+    """The package's local AWS runtime: a ``python -m local_aws`` child on a free loopback port."""
+    from local_aws.server import ServerProcess
+
+    with ServerProcess(tmp_path_factory.mktemp(request.node.path.name), *server_arguments) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def aws(server) -> Callable[..., Any]:
+    """``aws(service, credentials=None)``: a boto3 client of the package's server, without client-side retries
+    (a throttle must reach the test); the administrator's credentials unless others (as STS returns them)."""
+    return client_factory(server.endpoint_url)
 
 
 @pytest.fixture(scope="session")

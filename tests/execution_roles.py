@@ -1,4 +1,5 @@
-"""The SageMaker execution role tests create: trusting ``sagemaker.amazonaws.com``, allowed what SageMaker does.
+"""The execution roles tests create: SageMaker's (trusting ``sagemaker.amazonaws.com``, allowed what SageMaker does)
+and Lambda's (trusting ``lambda.amazonaws.com``, with managed policies).
 
 A real account's role must let SageMaker read the job's data and code, pull its image, write its logs and upload
 its artifacts; the runtime judges each of these as the role's session, so the tests' role is given that policy
@@ -34,4 +35,18 @@ def create_sagemaker_role(iam: Any, name: str = "SageMakerRole") -> str:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName=SAGEMAKER_ROLE_POLICY_NAME,
                         PolicyDocument=json.dumps(SAGEMAKER_ROLE_POLICY))
+    return arn
+
+
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+def create_lambda_role(iam: Any, name: str, policy_arns: tuple[str, ...] = (BASIC_EXECUTION,)) -> str:
+    """Create a Lambda execution role with the given managed policies (basic execution only by default); return its
+    ARN."""
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+    for policy_arn in policy_arns:
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
     return arn

@@ -9,11 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import boto3
 import pytest
 
 from pawflow.account_setup import set_up_account
 from pawflow.local_connection import local_runtime_connection
+from tests.aws_clients import client_factory
+from tests.timeouts import QUIET_DAG_RUN_SECONDS, scaled
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -70,30 +71,20 @@ RUN_DAG = textwrap.dedent("""
 
 
 @pytest.fixture(scope="package")
-def runtime(tmp_path_factory):
-    from local_aws.server import ServerProcess
-
-    with ServerProcess(tmp_path_factory.mktemp("e2e_state")) as server:
-        yield server
+def client(server):
+    """A boto3 client factory of the package's runtime (tests/conftest.py), as the administrator."""
+    return client_factory(server.endpoint_url, max_attempts=None)
 
 
 @pytest.fixture(scope="package")
-def client(runtime):
-    def make(service: str):
-        return boto3.client(service, endpoint_url=runtime.endpoint_url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    return make
-
-
-@pytest.fixture(scope="package")
-def pipeline_env(runtime, client, airflow_env):
+def pipeline_env(server, client, airflow_env):
     """A migrated Airflow home whose aws_default works as the Airflow role on the runtime; the account set up.
 
     Every task's call is judged by IAM against ``iam/airflow-execution-role-policy.json`` (nothing more: the
     role holds that policy alone), as it would be on AWS.
     """
     arns = set_up_account(client("iam"), client("sts"))
-    connection = local_runtime_connection(runtime.endpoint_url, REGION, role_arn=arns["AirflowRoleArn"])
+    connection = local_runtime_connection(server.endpoint_url, REGION, role_arn=arns["AirflowRoleArn"])
     env = {**airflow_env, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection), "AWS_DEFAULT_REGION": REGION}
     migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
                              text=True, timeout=300, check=False)
@@ -113,7 +104,8 @@ def run_dag(pipeline_env):
 
 def _run_dag(env, dag_id, conf, expect):
     result = subprocess.run([sys.executable, "-c", RUN_DAG, str(REPO / "dags"), dag_id, json.dumps(conf)], env=env,
-                            capture_output=True, text=True, timeout=900, check=False)
+                            capture_output=True, text=True, timeout=scaled(QUIET_DAG_RUN_SECONDS),
+                            check=False)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode != 0 or not lines:
         pytest.fail(f"dag.test() exited with {result.returncode}:\n{(result.stdout + result.stderr)[-6000:]}")

@@ -1,4 +1,5 @@
-"""The DAG folder loads without import errors, holds the four DAGs, and each file parses cheaply."""
+"""The DAG folder loads without import errors, holds the four DAGs, and no file loads heavy modules or calls AWS
+at parse time (parse time itself is measured by ``benchmarks/dag_parse.py``)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(path.name for path in (REPO / "dags").glob("*.py"))
 DAG_IDS = {"dog_breed_pipeline", "dog_breed_standalone_training", "dog_breed_teardown", "iam_audit"}
-#: Airflow's and the provider's modules, which the DAG processor has imported after its first DAG file
-#: (``@task`` loads the standard provider's decorators, assets load the compat layer); a DAG file's own cost
-#: (its body and pawflow's modules) is measured on top.
-WARM_IMPORTS = (
-    "airflow.sdk",
-    "airflow.providers.standard.decorators.python",
-    "airflow.providers.common.compat.assets",
-    "airflow.providers.amazon.aws.operators.sagemaker",
-    "airflow.providers.amazon.aws.operators.lambda_function",
-    "airflow.providers.amazon.aws.hooks.s3",
-)
-#: Generous on purpose: the machine is shared. The target is well under 0.1 s.
-WARM_PARSE_BUDGET_SECONDS = 0.5
-#: Modules a DAG file must not load at parse time.
-HEAVY_MODULES = ("torch", "torchvision", "sagemaker.core", "parliament", "moto", "PIL")
+#: Modules a DAG file must not load at parse time (what parsing costs is ``python -m benchmarks.dag_parse``).
+HEAVY_MODULES = ("torch", "torchvision", "sagemaker", "sagemaker.core", "parliament", "moto", "PIL", "numpy", "pandas",
+                 "local_aws")
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +54,17 @@ def test_pipeline_has_every_step_of_the_project(dagbag_report):
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES)
-def test_dag_file_parses_within_budget_without_heavy_imports(run_python, dag_file):
+def test_dag_file_imports_no_heavy_module_at_parse_time(run_python, dag_file):
     code = textwrap.dedent(f"""
-        import importlib, importlib.util, json, sys, time
-        for name in {WARM_IMPORTS!r}:
-            importlib.import_module(name)
+        import importlib.util, json, sys
         spec = importlib.util.spec_from_file_location("dag_under_test", "dags/{dag_file}")
         module = importlib.util.module_from_spec(spec)
-        start = time.perf_counter()
         spec.loader.exec_module(module)
-        elapsed = time.perf_counter() - start
-        print(json.dumps({{"seconds": elapsed, "heavy": [m for m in {HEAVY_MODULES!r} if m in sys.modules]}}))
+        print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))
     """)
     result = run_python(code)
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"{dag_file}: parsed in {report['seconds'] * 1000:.1f} ms once Airflow and the provider are imported")
-    assert report["heavy"] == [], f"{dag_file} imports {report['heavy']} at parse time"
-    assert report["seconds"] < WARM_PARSE_BUDGET_SECONDS, (
-        f"{dag_file} took {report['seconds']:.3f} s to parse once Airflow and the provider were imported; "
-        f"the budget is {WARM_PARSE_BUDGET_SECONDS} s (target well under 0.1 s): look for heavy top-level imports"
-    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [], f"{dag_file} imports these at parse time"
 
 
 def test_dag_files_call_no_aws_and_read_no_variables_at_parse_time(run_python, airflow_env):

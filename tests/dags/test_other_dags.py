@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.timeouts import QUIET_DAG_RUN_SECONDS, scaled
+
+# The audit test runs its DAG twice.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(scaled(2 * QUIET_DAG_RUN_SECONDS))]
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from local_aws.iam.judgement_log import JUDGEMENTS_FILE, document_digest
+from tests.timeouts import QUIET_DAG_RUN_SECONDS, scaled
 
-pytestmark = pytest.mark.slow
+# The module fixture runs the pipeline twice, within the first test's time.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(scaled(2 * QUIET_DAG_RUN_SECONDS + 120))]
 
 BUCKET = "pawflow-e2e"
 @pytest.fixture(scope="module")
@@ -133,8 +135,8 @@ def test_second_run_tears_the_endpoint_down(runs, client):
     assert [e["EndpointName"] for e in endpoints] == []
 
 
-def test_both_runs_work_as_the_airflow_role_and_only_the_lambda_is_denied_before_its_grant(runs, runtime):
-    judgements = [json.loads(line) for line in (runtime.state_dir / JUDGEMENTS_FILE).read_text().splitlines()]
+def test_both_runs_work_as_the_airflow_role_and_only_the_lambda_is_denied_before_its_grant(runs, server):
+    judgements = [json.loads(line) for line in (server.state_dir / JUDGEMENTS_FILE).read_text().splitlines()]
     airflow = [j for j in judgements if ":assumed-role/pawflow-airflow/" in j["identity"]]
     shipped = document_digest((Path(__file__).resolve().parents[2] / "iam" / "airflow-execution-role-policy.json")
                               .read_text())

@@ -12,6 +12,7 @@ import pytest
 from local_aws.processes import ProcessSupervisor
 from pawflow.demo.processes import DemoServices, ManagedProcess
 from tests.processes import still_running
+from tests.timeouts import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,27 +47,20 @@ def _family(process: ManagedProcess) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def _wait_for_line(process: ManagedProcess, text: str) -> None:
-    deadline = psutil.time.monotonic() + 30
-    while text not in process.log_tail():
-        assert psutil.time.monotonic() < deadline, process.log_tail()
-        psutil.time.sleep(0.05)
+def _wait_for_line(wait_until, process: ManagedProcess, text: str) -> None:
+    wait_until(process.log_tail, lambda log: text in log, timeout=scaled(10), interval=0.05)
 
 
-def _wait_for_family(process: ManagedProcess, size: int) -> list[psutil.Process]:
-    deadline = psutil.time.monotonic() + 30
-    while len(family := _family(process)) < size:
-        assert psutil.time.monotonic() < deadline, family
-        psutil.time.sleep(0.05)
-    return family
+def _wait_for_family(wait_until, process: ManagedProcess, size: int) -> list[psutil.Process]:
+    return wait_until(lambda: _family(process), lambda family: len(family) >= size, timeout=scaled(10), interval=0.05)
 
 
-def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path):
+def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path, wait_until):
     supervisor = ProcessSupervisor(tmp_path / "state")
     process = ManagedProcess("stubborn", [sys.executable, "-c", STUBBORN], env={}, log_dir=tmp_path)
     try:
         process.start(supervisor)
-        _wait_for_line(process, "ready")
+        _wait_for_line(wait_until, process, "ready")
         family = _family(process)
         assert len(family) == 2
         process.stop(supervisor, grace_seconds=0.5)
@@ -75,12 +69,12 @@ def test_stop_kills_the_whole_process_group_even_when_sigterm_is_ignored(tmp_pat
         supervisor.stop_all(grace_seconds=0.5)
 
 
-def test_stop_ends_a_child_that_moved_to_a_process_group_of_its_own(tmp_path):
+def test_stop_ends_a_child_that_moved_to_a_process_group_of_its_own(tmp_path, wait_until):
     supervisor = ProcessSupervisor(tmp_path / "state")
     process = ManagedProcess("grouping", [sys.executable, "-c", WITH_OWN_GROUP_CHILD], env={}, log_dir=tmp_path)
     try:
         process.start(supervisor)
-        family = _wait_for_family(process, 2)
+        family = _wait_for_family(wait_until, process, 2)
         assert os.getpgid(family[1].pid) not in (os.getpgid(family[0].pid), os.getpgid(0))
         process.stop(supervisor, grace_seconds=0.5)
         assert still_running(family) == []
@@ -88,14 +82,14 @@ def test_stop_ends_a_child_that_moved_to_a_process_group_of_its_own(tmp_path):
         supervisor.stop_all(grace_seconds=0.5)
 
 
-def test_services_are_all_stopped_when_the_block_raises(tmp_path):
+def test_services_are_all_stopped_when_the_block_raises(tmp_path, wait_until):
     families = []
     with pytest.raises(RuntimeError, match="boom"):
         with DemoServices(tmp_path, grace_seconds=0.5) as services:
             for name in ("one", "two"):
                 process = services.start(
                     ManagedProcess(name, [sys.executable, "-c", STUBBORN], env={}, log_dir=tmp_path))
-                _wait_for_line(process, "ready")
+                _wait_for_line(wait_until, process, "ready")
                 families.extend(_family(process))
             raise RuntimeError("boom")
     assert len(families) == 4
@@ -111,13 +105,13 @@ def test_check_alive_names_the_service_that_exited_and_shows_its_log(tmp_path):
             services.check_alive()
 
 
-def test_what_a_killed_demo_left_running_is_ended_when_the_next_demo_starts(tmp_path):
+def test_what_a_killed_demo_left_running_is_ended_when_the_next_demo_starts(tmp_path, wait_until):
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")])}
     demo = subprocess.Popen([sys.executable, "-c", DEMO, str(tmp_path), STUBBORN], env=env, cwd=REPO)
     service = ManagedProcess("stubborn", [], env={}, log_dir=tmp_path)
     grandchild = None
     try:
-        _wait_for_line(service, "ready")
+        _wait_for_line(wait_until, service, "ready")
         service_process = psutil.Process(demo.pid).children()[0]
         grandchild = service_process.children()[0]
         demo.send_signal(signal.SIGKILL)

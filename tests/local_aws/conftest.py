@@ -7,15 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from local_aws.server import LocalAWSServer
 from tests.archives import read_tar_gz, tar_gz
+from tests.aws_clients import client_factory
+from tests.sagemaker_jobs import ended_training_job, training_job_definition
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-LOSS_METRIC = {"Name": "test:loss", "Regex": r"Testing Loss: ([0-9\.]+)"}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def seed_bucket() -> Callable[[Any, str], str]:
     return seed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sagemaker_role(aws, create_sagemaker_role) -> str:
     """The ARN of the session server's SageMaker execution role (``ROLE``)."""
     return create_sagemaker_role(aws("iam"), ROLE.rsplit("/", 1)[1])
@@ -61,21 +61,18 @@ def untar() -> Callable[[bytes], dict[str, bytes]]:
     return read_tar_gz
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory) -> LocalAWSServer:
+    """The runtime in this process (its internals are under test), two jobs at a time, quick to stop."""
     with LocalAWSServer(state_dir=tmp_path_factory.mktemp("local_aws"), max_concurrent_jobs=2,
                         stop_grace_seconds=3.0) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aws(server) -> Callable[[str], Any]:
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    return client
-
-
+    """A boto3 client factory for the server with boto3's default retries, as an SDK user has them."""
+    return client_factory(server.endpoint_url, max_attempts=None)
 
 
 @pytest.fixture
@@ -97,28 +94,9 @@ def training_request(bucket, sagemaker_role) -> Callable[..., dict[str, Any]]:
 
     def build(name: str, program: str = "tiny_train.py", instance_count: int = 1, max_runtime: int = 120,
               hyperparameters: dict[str, str] | None = None, distribution: str = "FullyReplicated") -> dict[str, Any]:
-        return {
-            "TrainingJobName": name,
-            "RoleArn": sagemaker_role,
-            "AlgorithmSpecification": {
-                "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312",
-                "TrainingInputMode": "File",
-                "MetricDefinitions": [LOSS_METRIC],
-            },
-            "HyperParameters": {
-                "sagemaker_program": f'"{program}"',
-                "sagemaker_submit_directory": f'"s3://{bucket}/code/source.tar.gz"',
-                **(hyperparameters or {}),
-            },
-            "InputDataConfig": [{
-                "ChannelName": "training",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train",
-                                                "S3DataDistributionType": distribution}},
-            }],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": instance_count, "VolumeSizeInGB": 1},
-            "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
-        }
+        return {"TrainingJobName": name, **training_job_definition(
+            bucket, sagemaker_role, program=program, instance_count=instance_count, max_runtime=max_runtime,
+            distribution=distribution, hyperparameters=hyperparameters)}
 
     return build
 
@@ -130,8 +108,5 @@ def job_name() -> str:
 
 @pytest.fixture
 def finished_job(aws, wait_until) -> Callable[[str], dict[str, Any]]:
-    def wait(name: str, timeout: float = 90.0) -> dict[str, Any]:
-        sagemaker = aws("sagemaker")
-        return wait_until(lambda: sagemaker.describe_training_job(TrainingJobName=name),
-                          lambda d: d["TrainingJobStatus"] not in ("InProgress", "Stopping"), timeout=timeout)
-    return wait
+    """Wait until the training job of this name has ended; return its description."""
+    return lambda name, timeout=90.0: ended_training_job(aws("sagemaker"), name, wait_until, timeout)

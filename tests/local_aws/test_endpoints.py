@@ -9,6 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.served_endpoints import INFERENCE_IMAGE, settled_endpoint
+from tests.timeouts import scaled
+
 
 @pytest.fixture
 def model_name(aws, bucket, tar_gz_bytes, scripts_dir, sagemaker_role) -> str:
@@ -21,7 +24,7 @@ def model_name(aws, bucket, tar_gz_bytes, scripts_dir, sagemaker_role) -> str:
     name = f"model-{uuid.uuid4().hex[:8]}"
     aws("sagemaker").create_model(
         ModelName=name, ExecutionRoleArn=sagemaker_role,
-        PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
+        PrimaryContainer={"Image": INFERENCE_IMAGE,
                           "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
                           "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
     return name
@@ -53,11 +56,8 @@ def endpoint(aws, model_name, endpoint_config, wait_until):
 
 @pytest.fixture
 def in_service(aws, wait_until):
-    def wait(name: str) -> dict:
-        sagemaker = aws("sagemaker")
-        return wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name),
-                          lambda d: d["EndpointStatus"] not in ("Creating", "Updating"), timeout=120)
-    return wait
+    """Wait until the endpoint of this name has settled (left Creating or Updating); return its description."""
+    return lambda name: settled_endpoint(aws("sagemaker"), name, wait_until, timeout=scaled(40))
 
 
 def invoke(aws, name: str, body: bytes, content_type: str = "application/json") -> dict:

@@ -22,17 +22,22 @@ def test_s3_objects_round_trip(aws, bucket):
     assert keys == [f"data/train/part-{i}.txt" for i in range(4)]
 
 
-@pytest.mark.parametrize("service, call", [
-    ("iam", lambda c: c.list_roles()["Roles"]),
-    ("sts", lambda c: c.get_caller_identity()["Account"]),
-    ("logs", lambda c: c.describe_log_groups()["logGroups"]),
-    ("cloudwatch", lambda c: c.list_metrics()["Metrics"]),
-    ("lambda", lambda c: c.list_functions()["Functions"]),
-    ("application-autoscaling", lambda c: c.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]),
-    ("sagemaker", lambda c: c.list_endpoints()["Endpoints"]),
+@pytest.mark.parametrize("service, call, member", [
+    ("iam", lambda c: c.list_roles(), "Roles"),
+    ("logs", lambda c: c.describe_log_groups(), "logGroups"),
+    ("cloudwatch", lambda c: c.list_metrics(), "Metrics"),
+    ("lambda", lambda c: c.list_functions(), "Functions"),
+    ("application-autoscaling", lambda c: c.describe_scalable_targets(ServiceNamespace="sagemaker"), "ScalableTargets"),
+    ("sagemaker", lambda c: c.list_endpoints(), "Endpoints"),
 ])
-def test_every_service_answers_on_the_one_port(aws, service, call):
-    assert call(aws(service)) is not None
+def test_every_service_answers_its_list_on_the_one_port(aws, service, call, member):
+    response = call(aws(service))
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert isinstance(response[member], list)
+
+
+def test_sts_answers_on_the_one_port_with_the_account(aws):
+    assert aws("sts").get_caller_identity()["Account"] == "123456789012"
 
 
 def test_the_health_check_answers_unsigned(server):

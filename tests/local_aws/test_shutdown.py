@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 
-import boto3
 import psutil
 import pytest
 
 from local_aws.server import ServerProcess
+from tests.aws_clients import client_factory
+from tests.served_endpoints import in_service_endpoint, serve_model
+from tests.timeouts import scaled
 
 
 def gone(pid: int) -> bool:
@@ -22,19 +24,13 @@ def gone(pid: int) -> bool:
 def test_stopping_the_server_leaves_no_child_process(tmp_path, training_request, seed_bucket,
                                                      wait_until, bucket, sig, create_sagemaker_role):
     with ServerProcess(tmp_path / "state") as server:
-        def client(service: str):
-            return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        client = client_factory(server.endpoint_url, max_attempts=None)
         s3, sagemaker = client("s3"), client("sagemaker")
-        model_url = seed_bucket(s3, bucket)
-        sagemaker.create_model(ModelName="m", ExecutionRoleArn=create_sagemaker_role(client("iam")),
-                               PrimaryContainer={"Image": "x", "ModelDataUrl": model_url})
-        sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}])
-        sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+        serve_model(sagemaker, "m", role_arn=create_sagemaker_role(client("iam")),
+                    model_data_url=seed_bucket(s3, bucket), image="x", program=None, instance_count=2)
+        sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="m")
         sagemaker.create_training_job(**training_request("running-job", program="slow_train.py", instance_count=2))
-        wait_until(lambda: sagemaker.describe_endpoint(EndpointName="e")["EndpointStatus"],
-                   lambda status: status == "InService", timeout=120)
+        in_service_endpoint(sagemaker, "e", wait_until, timeout=scaled(40))
         wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="running-job")["SecondaryStatus"],
                    lambda status: status == "Training")
         descendants = wait_until(lambda: psutil.Process(server.pid).children(recursive=True),

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 
-import boto3
-
 from local_aws.server import ServerProcess
-
-
-def clients(url: str):
-    def client(service: str):
-        return boto3.client(service, endpoint_url=url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    return client
+from tests.aws_clients import client_factory
+from tests.served_endpoints import in_service_endpoint, serve_model
+from tests.timeouts import scaled
 
 
 def test_restart_keeps_objects_and_resources_and_fails_interrupted_jobs(tmp_path, training_request, seed_bucket,
@@ -21,23 +15,20 @@ def test_restart_keeps_objects_and_resources_and_fails_interrupted_jobs(tmp_path
     state_dir = tmp_path / "state"
     request = training_request("interrupted-job", program="slow_train.py")
     with ServerProcess(state_dir) as first:
-        aws = clients(first.endpoint_url)
+        aws = client_factory(first.endpoint_url, max_attempts=None)
         s3, sagemaker = aws("s3"), aws("sagemaker")
         model_url = seed_bucket(s3, bucket)
-        sagemaker.create_model(ModelName="kept-model", ExecutionRoleArn=create_sagemaker_role(aws("iam")),
-                               PrimaryContainer={"Image": "x", "ModelDataUrl": model_url})
-        sagemaker.create_endpoint_config(EndpointConfigName="kept-config", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": "kept-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
-        sagemaker.create_endpoint(EndpointName="kept-endpoint", EndpointConfigName="kept-config")
-        wait_until(lambda: sagemaker.describe_endpoint(EndpointName="kept-endpoint")["EndpointStatus"],
-                   lambda status: status == "InService", timeout=120)
+        serve_model(sagemaker, "kept-model", role_arn=create_sagemaker_role(aws("iam")), model_data_url=model_url,
+                    image="x", program=None)
+        sagemaker.create_endpoint(EndpointName="kept-endpoint", EndpointConfigName="kept-model")
+        in_service_endpoint(sagemaker, "kept-endpoint", wait_until, timeout=scaled(40))
         sagemaker.create_training_job(**request)
         wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="interrupted-job")["SecondaryStatus"],
                    lambda status: status == "Training")
         assert first.stop() == 0
 
     with ServerProcess(state_dir) as second:
-        aws = clients(second.endpoint_url)
+        aws = client_factory(second.endpoint_url, max_attempts=None)
         s3, sagemaker = aws("s3"), aws("sagemaker")
 
         assert s3.get_object(Bucket=bucket, Key="data/train/part-0.txt")["Body"].read() == b"1"
@@ -45,8 +36,7 @@ def test_restart_keeps_objects_and_resources_and_fails_interrupted_jobs(tmp_path
         assert job["TrainingJobStatus"] == "Failed"
         assert "local runtime" in job["FailureReason"]
         assert sagemaker.describe_model(ModelName="kept-model")["PrimaryContainer"]["ModelDataUrl"].endswith("m.tar.gz")
-        wait_until(lambda: sagemaker.describe_endpoint(EndpointName="kept-endpoint")["EndpointStatus"],
-                   lambda status: status == "InService", timeout=120)
+        in_service_endpoint(sagemaker, "kept-endpoint", wait_until, timeout=scaled(40))
         answer = aws("sagemaker-runtime").invoke_endpoint(EndpointName="kept-endpoint", Body=b"[2]",
                                                           ContentType="application/json")
         assert json.loads(answer["Body"].read())["predictions"] == [2.0]

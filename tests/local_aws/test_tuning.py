@@ -7,46 +7,30 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.sagemaker_jobs import ended_tuning_job, tuning_job_request
+from tests.timeouts import scaled
+
 
 @pytest.fixture
 def tuning_request(training_request):
     def build(name: str, strategy: str = "Bayesian", max_jobs: int = 4, parallel: int = 2,
               program: str = "tiny_train.py") -> dict:
         definition = training_request("unused", program=program)
-        static = dict(definition["HyperParameters"])
-        return {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": {
-                "Strategy": strategy,
-                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test:loss"},
-                "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs, "MaxParallelTrainingJobs": parallel},
-                "ParameterRanges": {
-                    "ContinuousParameterRanges": [] if strategy == "Grid" else [
-                        {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "3.0", "ScalingType": "Logarithmic"}],
-                    "IntegerParameterRanges": [{"Name": "epochs", "MinValue": "1", "MaxValue": "2", "ScalingType": "Linear"}],
-                    "CategoricalParameterRanges": [{"Name": "batch_size", "Values": ["2", "8"]}],
-                },
-            },
-            "TrainingJobDefinition": {
-                "StaticHyperParameters": static,
-                "AlgorithmSpecification": definition["AlgorithmSpecification"],
-                "RoleArn": definition["RoleArn"],
-                "InputDataConfig": definition["InputDataConfig"],
-                "OutputDataConfig": definition["OutputDataConfig"],
-                "ResourceConfig": definition["ResourceConfig"],
-                "StoppingCondition": definition["StoppingCondition"],
-            },
-        }
+        del definition["TrainingJobName"]
+        return tuning_job_request(name, definition, strategy=strategy, max_jobs=max_jobs, parallel=parallel,
+                                  parameter_ranges={
+            "ContinuousParameterRanges": [] if strategy == "Grid" else [
+                {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "3.0", "ScalingType": "Logarithmic"}],
+            "IntegerParameterRanges": [{"Name": "epochs", "MinValue": "1", "MaxValue": "2", "ScalingType": "Linear"}],
+            "CategoricalParameterRanges": [{"Name": "batch_size", "Values": ["2", "8"]}],
+        })
     return build
 
 
 @pytest.fixture
 def finished_tuning(aws, wait_until):
-    def wait(name: str) -> dict:
-        sagemaker = aws("sagemaker")
-        return wait_until(lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
-                          lambda d: d["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"), timeout=120)
-    return wait
+    """Wait until the tuning job of this name has ended; return its description."""
+    return lambda name: ended_tuning_job(aws("sagemaker"), name, wait_until, timeout=scaled(40))
 
 
 def list_trials(aws, name: str) -> list[dict]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.archives import zip_archive
+from tests.execution_roles import LAMBDA_TRUST, create_lambda_role
+
 ACCOUNT = "123456789012"
 REPO = Path(__file__).resolve().parents[2]
 BOUNDARY = (REPO / "iam" / "lambda-permissions-boundary.json").read_text()
 ADMIN_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
-LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 # What the pipeline Lambda may do: run as itself, look at its own function and role, read one bucket.
 LEAST_PRIVILEGE = {"Version": "2012-10-17", "Statement": [
     {"Sid": "OwnFunction", "Effect": "Allow",
@@ -35,13 +34,6 @@ LEAST_PRIVILEGE = {"Version": "2012-10-17", "Statement": [
 ]}
 
 
-def _zip(text: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", text)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def attacker(aws):
     """A pipeline Lambda role (least-privilege policy), an admin role, a function, and the role's session keys."""
@@ -53,12 +45,12 @@ def attacker(aws):
         *LAMBDA_TRUST["Statement"]]}))
     iam.put_role_policy(RoleName=role, PolicyName="least-privilege", PolicyDocument=json.dumps(LEAST_PRIVILEGE))
     admin = f"admin-{suffix}"
-    iam.create_role(RoleName=admin, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
-    iam.attach_role_policy(RoleName=admin, PolicyArn=ADMIN_ACCESS)
+    create_lambda_role(iam, admin, (ADMIN_ACCESS,))
     function = f"pipeline-{suffix}"
     aws("lambda").create_function(
         FunctionName=function, Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/{role}",
-        Handler="lambda_function.lambda_handler", Code={"ZipFile": _zip("def lambda_handler(e, c):\n    return 1\n")})
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": zip_archive({"lambda_function.py": "def lambda_handler(e, c):\n    return 1\n"})})
     credentials = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
                                          RoleSessionName="attacker")["Credentials"]
     return {"role": role, "admin": admin, "function": function, "credentials": credentials,
@@ -99,7 +91,8 @@ def test_creating_a_function_is_refused(aws, attacker):
     with pytest.raises(ClientError) as error:
         aws("lambda", attacker["credentials"]).create_function(
             FunctionName="evil", Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/{attacker['admin']}",
-            Handler="lambda_function.lambda_handler", Code={"ZipFile": _zip("def lambda_handler(e, c):\n    pass\n")})
+            Handler="lambda_function.lambda_handler",
+            Code={"ZipFile": zip_archive({"lambda_function.py": "def lambda_handler(e, c):\n    pass\n"})})
 
     denied(error, attacker, "lambda:CreateFunction", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:evil")
 

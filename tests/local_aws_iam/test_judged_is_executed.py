@@ -157,8 +157,7 @@ def test_json_protocol_calls_run_and_are_judged_as_their_target(server, nobody, 
 
     judged = send(server, nobody, "sagemaker", "POST", path, body.encode(), dict(headers))
 
-    assert executed is not None, admin.text
-    assert executed == next(v for k, v in headers.items() if k.lower() == "x-amz-target").split(".")[-1]
+    assert executed == next(v for k, v in headers.items() if k.lower() == "x-amz-target").split(".")[-1], admin.text
     assert judged.status_code == 400
     assert judged_action(judged.text) == executed
 
@@ -188,8 +187,7 @@ def test_rest_json_calls_run_and_are_judged_as_their_method_and_path(server, nob
 
     judged = send(server, nobody, "lambda", "GET", path)
 
-    assert executed is not None, admin.text
-    assert executed == next(op for op, (route, _) in LAMBDA_LISTS.items() if path.split("?")[0] == route)
+    assert executed == next(op for op, (route, _) in LAMBDA_LISTS.items() if path.split("?")[0] == route), admin.text
     assert judged.status_code == 403
     assert judged_action(judged.text) == executed
 

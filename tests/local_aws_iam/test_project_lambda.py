@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
 
 from pawflow.lambda_package import build_lambda_package
-from tests.archives import tar_gz
+from tests.served_endpoints import in_service_endpoint, serve_model, upload_model
+from tests.timeouts import scaled
 
 ACCOUNT = "123456789012"
 TEST_EVENT = {"url": "https://s3.amazonaws.com/cdn-origin-etr.akc.org/wp-content/uploads/2017/11/20113314/"
@@ -38,24 +38,14 @@ def output_fn(predictions, accept):
 """
 
 
-
 @pytest.fixture
-def breed_endpoint(aws, create_sagemaker_role) -> str:
-    s3, sagemaker = aws("s3"), aws("sagemaker")
+def breed_endpoint(aws, create_sagemaker_role, wait_until) -> str:
+    sagemaker = aws("sagemaker")
     name = f"dog-breeds-{uuid.uuid4().hex[:6]}"
-    s3.create_bucket(Bucket=name)
-    s3.put_object(Bucket=name, Key="model.tar.gz", Body=tar_gz({"code/inference.py": BREEDS}))
-    sagemaker.create_model(
-        ModelName=name, ExecutionRoleArn=create_sagemaker_role(aws("iam")),
-        PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
-                          "ModelDataUrl": f"s3://{name}/model.tar.gz", "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    serve_model(sagemaker, name, role_arn=create_sagemaker_role(aws("iam")),
+                model_data_url=upload_model(aws("s3"), name, BREEDS))
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    deadline = time.monotonic() + 120
-    while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] != "InService":
-        assert time.monotonic() < deadline, "the endpoint did not come InService"
-        time.sleep(0.2)
+    in_service_endpoint(sagemaker, name, wait_until, timeout=scaled(40))
     return name
 
 

@@ -3,22 +3,23 @@ image pulls, log writes and uploads, Lambda's log writes; a Lambda function's po
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from pawflow.account_setup import SAGEMAKER_POLICY, SAGEMAKER_ROLE, ensure_sagemaker_execution_role
-from tests.archives import tar_gz
+from tests.archives import tar_gz, zip_archive
 from tests.execution_roles import SAGEMAKER_TRUST
+from tests.sagemaker_jobs import ended_training_job
+from tests.served_endpoints import serve_model, settled_endpoint
+from tests.timeouts import scaled
 
 ACCOUNT = "123456789012"
 TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312"
-INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312"
 TRAIN = """
 import os
 from pathlib import Path
@@ -97,22 +98,14 @@ def run_training(aws, wait_until, bucket: str, role: str, output: str = "output"
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/{output}"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
         StoppingCondition={"MaxRuntimeInSeconds": 120})
-    return wait_until(lambda: sagemaker.describe_training_job(TrainingJobName=name),
-                      lambda d: d["TrainingJobStatus"] not in ("InProgress", "Stopping"), timeout=120)
-
-
-def function_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", HANDLER)
-    return buffer.getvalue()
+    return ended_training_job(sagemaker, name, wait_until, timeout=scaled(40))
 
 
 def create_function(aws, role: str) -> str:
     name = f"svc-{uuid.uuid4().hex[:8]}"
     aws("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=f"arn:aws:iam::{ACCOUNT}:role/{role}",
-                                  Handler="lambda_function.lambda_handler", Code={"ZipFile": function_zip()},
-                                  Timeout=30)
+                                  Handler="lambda_function.lambda_handler",
+                                  Code={"ZipFile": zip_archive({"lambda_function.py": HANDLER})}, Timeout=30)
     return name
 
 
@@ -124,13 +117,27 @@ def caller_credentials(aws, lambda_role: str, session: str = "caller") -> dict[s
 # --- training jobs ---------------------------------------------------------------------------------------------
 
 
-def test_a_job_whose_role_may_not_read_the_data_fails_with_the_reason(aws, wait_until):
+def failed_training(aws, wait_until, policy_of: Callable[[str], dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """Train on a fresh bucket as a role holding ``policy_of(bucket)``; assert the job failed; return the bucket,
+    the role and the job."""
     bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, read="code/*"))
+    role = sagemaker_role(aws, policy_of(bucket))
 
     job = run_training(aws, wait_until, bucket, role)
 
     assert job["TrainingJobStatus"] == "Failed"
+    return bucket, role, job
+
+
+def without_list_bucket(bucket: str) -> dict[str, Any]:
+    policy = sagemaker_policy(bucket)
+    policy["Statement"] = policy["Statement"][1:]
+    return policy
+
+
+def test_a_job_whose_role_may_not_read_the_data_fails_with_the_reason(aws, wait_until):
+    bucket, role, job = failed_training(aws, wait_until, lambda bucket: sagemaker_policy(bucket, read="code/*"))
+
     assert job["FailureReason"] == (
         f"ClientError: Data download failed:Failed to download data. AccessDenied (403): User: {session_arn(role)} "
         f"is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::{bucket}/data/train/part-0.txt\" "
@@ -138,14 +145,8 @@ def test_a_job_whose_role_may_not_read_the_data_fails_with_the_reason(aws, wait_
 
 
 def test_a_job_whose_role_may_not_list_the_bucket_fails_before_reading(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    policy = sagemaker_policy(bucket)
-    policy["Statement"] = policy["Statement"][1:]
-    role = sagemaker_role(aws, policy)
+    bucket, role, job = failed_training(aws, wait_until, without_list_bucket)
 
-    job = run_training(aws, wait_until, bucket, role)
-
-    assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"] == (
         f"ClientError: Data download failed:Failed to download data. AccessDenied (403): User: {session_arn(role)} "
         f"is not authorized to perform: s3:ListBucket on resource: \"arn:aws:s3:::{bucket}\" "
@@ -153,12 +154,8 @@ def test_a_job_whose_role_may_not_list_the_bucket_fails_before_reading(aws, wait
 
 
 def test_a_job_whose_role_may_not_write_the_output_path_fails_at_upload(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, write="elsewhere/*"))
+    bucket, role, job = failed_training(aws, wait_until, lambda bucket: sagemaker_policy(bucket, write="elsewhere/*"))
 
-    job = run_training(aws, wait_until, bucket, role)
-
-    assert job["TrainingJobStatus"] == "Failed"
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]][-2:] == ["Uploading", "Failed"]
     assert job["FailureReason"] == (
         f"ClientError: Artifact upload failed:AccessDenied (403): User: {session_arn(role)} is not authorized to "
@@ -167,12 +164,9 @@ def test_a_job_whose_role_may_not_write_the_output_path_fails_at_upload(aws, wai
 
 
 def test_a_job_whose_role_may_not_pull_the_image_fails_before_training(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, repository="pytorch-inference"))
+    _, role, job = failed_training(aws, wait_until,
+                                   lambda bucket: sagemaker_policy(bucket, repository="pytorch-inference"))
 
-    job = run_training(aws, wait_until, bucket, role)
-
-    assert job["TrainingJobStatus"] == "Failed"
     assert "Training" not in [t["Status"] for t in job["SecondaryStatusTransitions"]]
     assert job["FailureReason"] == (
         "ClientError: Cannot pull algorithm container. Either the image does not exist or its permissions are "
@@ -231,21 +225,23 @@ def test_the_shipped_role_policy_runs_a_job_and_its_statements_are_recorded(aws,
 # --- endpoints ---------------------------------------------------------------------------------------------------
 
 
-def test_an_endpoint_whose_role_may_not_read_the_model_data_fails_with_the_reason(aws, wait_until):
-    bucket = seeded_bucket(aws)
-    role = sagemaker_role(aws, sagemaker_policy(bucket, read="code/*", repository="pytorch-inference"))
+def settled_endpoint_of(aws, wait_until, bucket: str, role: str, variant: str = "AllTraffic") -> dict[str, Any]:
+    """Serve ``s3://<bucket>/models/model.tar.gz`` as ``role`` on a new endpoint; its description once settled."""
     sagemaker = aws("sagemaker")
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", PrimaryContainer={
-        "Image": INFERENCE_IMAGE, "ModelDataUrl": f"s3://{bucket}/models/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    name = serve_model(sagemaker, f"svc-{uuid.uuid4().hex[:8]}", role_arn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                       model_data_url=f"s3://{bucket}/models/model.tar.gz", variant=variant)
 
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
-    endpoint = wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name),
-                          lambda d: d["EndpointStatus"] != "Creating", timeout=60)
+    return settled_endpoint(sagemaker, name, wait_until, timeout=scaled(20))
+
+
+def test_an_endpoint_whose_role_may_not_read_the_model_data_fails_with_the_reason(aws, wait_until):
+    bucket = seeded_bucket(aws)
+    role = sagemaker_role(aws, sagemaker_policy(bucket, read="code/*", repository="pytorch-inference"))
+
+    endpoint = settled_endpoint_of(aws, wait_until, bucket, role)
+
     assert endpoint["EndpointStatus"] == "Failed"
     assert endpoint["FailureReason"] == (
         f"Failed to download model data for container \"container_1\" from URL: \"s3://{bucket}/models/model.tar.gz\". "
@@ -256,18 +252,9 @@ def test_an_endpoint_whose_role_may_not_read_the_model_data_fails_with_the_reaso
 def test_an_endpoint_whose_role_may_not_pull_the_image_fails_with_the_reason(aws, wait_until):
     bucket = seeded_bucket(aws)
     role = sagemaker_role(aws, sagemaker_policy(bucket, repository="pytorch-training"))
-    sagemaker = aws("sagemaker")
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", PrimaryContainer={
-        "Image": INFERENCE_IMAGE, "ModelDataUrl": f"s3://{bucket}/models/model.tar.gz",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "Blue", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
 
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    endpoint = settled_endpoint_of(aws, wait_until, bucket, role, variant="Blue")
 
-    endpoint = wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name),
-                          lambda d: d["EndpointStatus"] != "Creating", timeout=60)
     assert endpoint["EndpointStatus"] == "Failed"
     assert endpoint["FailureReason"] == (
         "Please make sure all images included in the model for the production variant Blue exist, and that the "
@@ -360,15 +347,20 @@ def test_an_explicit_deny_in_the_identity_policy_beats_the_function_policy(aws, 
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function} with an explicit deny in an identity-based policy")
 
 
-def test_a_permissions_boundary_still_limits_a_role_the_function_policy_allows(aws, lambda_role):
-    function = create_function(aws, lambda_role)
-    aws("lambda").add_permission(FunctionName=function, StatementId="caller-role", Action="lambda:InvokeFunction",
-                                 Principal=f"arn:aws:iam::{ACCOUNT}:role/{lambda_role}")
+def bound_to_logs(aws, role: str) -> None:
+    """Give ``role`` a permissions boundary that allows CloudWatch Logs actions only."""
     iam = aws("iam")
     boundary = iam.create_policy(PolicyName=f"boundary-{uuid.uuid4().hex[:8]}", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))["Policy"]["Arn"]
-    iam.put_role_permissions_boundary(RoleName=lambda_role, PermissionsBoundary=boundary)
+    iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=boundary)
+
+
+def test_a_permissions_boundary_still_limits_a_role_the_function_policy_allows(aws, lambda_role):
+    function = create_function(aws, lambda_role)
+    aws("lambda").add_permission(FunctionName=function, StatementId="caller-role", Action="lambda:InvokeFunction",
+                                 Principal=f"arn:aws:iam::{ACCOUNT}:role/{lambda_role}")
+    bound_to_logs(aws, lambda_role)
     caller = caller_credentials(aws, lambda_role)
 
     with pytest.raises(ClientError) as error:
@@ -384,11 +376,7 @@ def test_a_function_policy_naming_the_session_is_not_limited_by_the_boundary(aws
     function = create_function(aws, lambda_role)
     aws("lambda").add_permission(FunctionName=function, StatementId="caller-session", Action="lambda:InvokeFunction",
                                  Principal=session_arn(lambda_role, "caller"))
-    iam = aws("iam")
-    boundary = iam.create_policy(PolicyName=f"boundary-{uuid.uuid4().hex[:8]}", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))["Policy"]["Arn"]
-    iam.put_role_permissions_boundary(RoleName=lambda_role, PermissionsBoundary=boundary)
+    bound_to_logs(aws, lambda_role)
     caller = caller_credentials(aws, lambda_role)
 
     response = aws("lambda", caller).invoke(FunctionName=function, Payload=b'{"c": 3}')

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import json
 
-import boto3
-
 from local_aws.server import ServerProcess
+from tests.aws_clients import client_factory
+from tests.execution_roles import create_lambda_role
 
 HANDLER = """
 def lambda_handler(event, context):
     return {"kept": True}
 """
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
-def lambda_client(url: str):
-    return boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def test_a_restart_keeps_functions_and_their_concurrency(tmp_path, zip_package, wait_until):
     state_dir = tmp_path / "state"
     with ServerProcess(state_dir) as first:
-        iam = boto3.client("iam", endpoint_url=first.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-        role = iam.create_role(RoleName="kept", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-        lam = lambda_client(first.endpoint_url)
+        aws = client_factory(first.endpoint_url, max_attempts=None)
+        role = create_lambda_role(aws("iam"), "kept", policy_arns=())
+        lam = aws("lambda")
         lam.create_function(FunctionName="kept", Runtime="python3.11", Role=role,
                             Handler="lambda_function.lambda_handler",
                             Code={"ZipFile": zip_package({"lambda_function.py": HANDLER})})
@@ -37,7 +27,7 @@ def test_a_restart_keeps_functions_and_their_concurrency(tmp_path, zip_package, 
         lam.put_provisioned_concurrency_config(FunctionName="kept", Qualifier="live", ProvisionedConcurrentExecutions=2)
 
     with ServerProcess(state_dir) as second:
-        lam = lambda_client(second.endpoint_url)
+        lam = client_factory(second.endpoint_url, max_attempts=None)("lambda")
 
         assert lam.get_alias(FunctionName="kept", Name="live")["FunctionVersion"] == version
         assert lam.get_function_concurrency(FunctionName="kept")["ReservedConcurrentExecutions"] == 5

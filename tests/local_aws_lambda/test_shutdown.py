@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import signal
 
-import boto3
 import psutil
 
 from local_aws.server import ServerProcess
+from tests.aws_clients import client_factory
+from tests.execution_roles import create_lambda_role
 
 PID = """
 import os
@@ -17,8 +18,6 @@ import os
 def lambda_handler(event, context):
     return os.getpid()
 """
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def gone(pid: int) -> bool:
@@ -30,10 +29,8 @@ def gone(pid: int) -> bool:
 
 def test_stopping_the_server_leaves_no_lambda_worker(tmp_path, zip_package, wait_until):
     with ServerProcess(tmp_path / "state") as server:
-        def client(service: str):
-            return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
-        role = client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+        client = client_factory(server.endpoint_url, max_attempts=None)
+        role = create_lambda_role(client("iam"), "fn", policy_arns=())
         lam = client("lambda")
         lam.create_function(FunctionName="pid", Runtime="python3.11", Role=role, Handler="lambda_function.lambda_handler",
                             Code={"ZipFile": zip_package({"lambda_function.py": PID})})

@@ -19,9 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_aws.archives import (
@@ -33,7 +31,8 @@ from local_aws.archives import (
     unpack_tar,
     unpack_zip,
 )
-from local_aws.server import ServerProcess
+from tests.served_endpoints import serve_model, settled_endpoint
+from tests.timeouts import scaled
 
 COULD_NOT_UNZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -397,20 +396,10 @@ def test_zip_keeps_the_executable_bit_and_drops_setuid(tmp_path):
 
 # --- through a real server -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def archives_server(tmp_path_factory) -> ServerProcess:
-    with ServerProcess(tmp_path_factory.mktemp("archives_state")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def archives_aws(archives_server, create_sagemaker_role) -> Callable[[str], Any]:
-    """Administrator clients of the server, whose account has the SageMaker role the requests name."""
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=archives_server.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"total_max_attempts": 1}))
-    assert create_sagemaker_role(client("iam")) == ROLE
-    return client
+def archives_aws(aws, create_sagemaker_role) -> Callable[[str], Any]:
+    """Administrator clients of the package's server, whose account has the SageMaker role the requests name."""
+    assert create_sagemaker_role(aws("iam")) == ROLE
+    return aws
 
 
 @pytest.fixture(scope="module")
@@ -446,9 +435,9 @@ def training_job_request(name: str, bucket: str, source_key: str) -> dict[str, A
 
 
 def test_training_job_with_the_realpath_bypass_sourcedir_fails_and_writes_nothing_outside(
-        archives_server, archives_aws, archives_bucket, wait_until):
+        server, archives_aws, archives_bucket, wait_until):
     name = f"job-{uuid.uuid4().hex[:10]}"
-    opt_ml = archives_server.state_dir / "sagemaker" / "training-jobs" / name / "algo-1" / "opt" / "ml"
+    opt_ml = server.state_dir / "sagemaker" / "training-jobs" / name / "algo-1" / "opt" / "ml"
     archives_aws("s3").put_object(Bucket=archives_bucket, Key=f"code/{name}.tar.gz",
                                   Body=realpath_bypass_tar(opt_ml / "code", overwrite_flag=False))
     sagemaker = archives_aws("sagemaker")
@@ -467,16 +456,11 @@ def test_endpoint_with_a_link_in_model_tar_gz_fails_with_the_reason(archives_aws
     archive = tar_of(special_member("code", tarfile.SYMTYPE, str(tmp_path)), file_member("code/inference.py", b"x"))
     archives_aws("s3").put_object(Bucket=archives_bucket, Key="models/evil/model.tar.gz", Body=archive)
     sagemaker = archives_aws("sagemaker")
-    model = f"evil-{uuid.uuid4().hex[:8]}"
-    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
-        "ModelDataUrl": f"s3://{archives_bucket}/models/evil/model.tar.gz"})
-    sagemaker.create_endpoint_config(EndpointConfigName=model, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    model = serve_model(sagemaker, f"evil-{uuid.uuid4().hex[:8]}", role_arn=ROLE, program=None,
+                        model_data_url=f"s3://{archives_bucket}/models/evil/model.tar.gz")
 
     sagemaker.create_endpoint(EndpointName=model, EndpointConfigName=model)
-    described = wait_until(lambda: sagemaker.describe_endpoint(EndpointName=model),
-                           lambda d: d["EndpointStatus"] != "Creating", timeout=60)
+    described = settled_endpoint(sagemaker, model, wait_until, timeout=scaled(20))
 
     assert described["EndpointStatus"] == "Failed"
     assert described["FailureReason"] == (

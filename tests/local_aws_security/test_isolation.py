@@ -8,31 +8,26 @@ parent-death signal cannot reach is ended by the next start on the same state di
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import uuid
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import psutil
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_aws.server import ServerProcess
-from tests.archives import read_tar_gz, tar_gz
-from tests.execution_roles import create_sagemaker_role
+from tests.archives import read_tar_gz, tar_gz, zip_archive
+from tests.aws_clients import client_factory
+from tests.execution_roles import create_lambda_role, create_sagemaker_role
 
 ACCOUNT = "123456789012"
 CANARY = f"canary-{uuid.uuid4().hex}"
 RUNTIME_KEY_ID = "AKIARUNTIMECANARY0001"
 RUNTIME_SECRET = f"runtime-secret-{uuid.uuid4().hex}"
-LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312"
 
 # What each kind of child reports: its whole environment and who it is to AWS (boto3 with that environment).
@@ -101,34 +96,18 @@ def runtime_environment() -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": RUNTIME_SECRET}
 
 
-def clients_of(url: str) -> Callable[[str], Any]:
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
-    return client
-
-
-def function_zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", source)
-    return buffer.getvalue()
-
-
 class Workloads:
     """Roles, code and requests for one runtime: a training job, an endpoint and a Lambda function."""
 
     def __init__(self, url: str) -> None:
-        self.aws = clients_of(url)
+        self.aws = client_factory(url)
         self.suffix = uuid.uuid4().hex[:8]
         self.bucket = f"isolation-{self.suffix}"
         iam = self.aws("iam")
         self.sagemaker_role = f"isolation-sagemaker-{self.suffix}"
         self.lambda_role = f"isolation-lambda-{self.suffix}"
         self.sagemaker_role_arn = create_sagemaker_role(iam, self.sagemaker_role)
-        self.lambda_role_arn = iam.create_role(RoleName=self.lambda_role,
-                                               AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        self.lambda_role_arn = create_lambda_role(iam, self.lambda_role, policy_arns=())
         s3 = self.aws("s3")
         s3.create_bucket(Bucket=self.bucket)
         s3.put_object(Bucket=self.bucket, Key="code/source.tar.gz", Body=tar_gz({
@@ -175,7 +154,7 @@ class Workloads:
         name = f"isolation-{self.suffix}"
         self.aws("lambda").create_function(
             FunctionName=name, Runtime="python3.11", Role=self.lambda_role_arn,
-            Handler="lambda_function.lambda_handler", Code={"ZipFile": function_zip(REPORT_LAMBDA)}, Timeout=30)
+            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_archive({"lambda_function.py": REPORT_LAMBDA})}, Timeout=30)
         return name
 
     def invoke_function(self, name: str) -> dict[str, Any]:
@@ -333,7 +312,7 @@ def test_create_function_with_a_role_not_trusting_lambda_is_refused(isolated_wor
         isolated_workloads.aws("lambda").create_function(
             FunctionName=f"refused-{uuid.uuid4().hex[:8]}", Runtime="python3.11",
             Role=isolated_workloads.sagemaker_role_arn, Handler="lambda_function.lambda_handler",
-            Code={"ZipFile": function_zip(REPORT_LAMBDA)})
+            Code={"ZipFile": zip_archive({"lambda_function.py": REPORT_LAMBDA})})
 
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert error.value.response["Error"]["Message"] == "The role defined for the function cannot be assumed by Lambda."
@@ -345,7 +324,7 @@ def test_a_function_may_not_override_the_variables_lambda_sets(isolated_workload
         lambda_client.create_function(
             FunctionName=f"reserved-{uuid.uuid4().hex[:8]}", Runtime="python3.11",
             Role=isolated_workloads.lambda_role_arn, Handler="lambda_function.lambda_handler",
-            Code={"ZipFile": function_zip(REPORT_LAMBDA)},
+            Code={"ZipFile": zip_archive({"lambda_function.py": REPORT_LAMBDA})},
             Environment={"Variables": {"AWS_SECRET_ACCESS_KEY": "x", "AWS_ACCESS_KEY_ID": "y", "MINE": "ok"}})
 
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"

@@ -11,14 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_aws.server import ServerProcess
 from local_aws.state_paths import derived_name
 from tests.archives import tar_gz
+from tests.aws_clients import client_factory
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "local_aws" / "scripts"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -29,14 +28,6 @@ TRAVERSAL = "../../../paths-canary"  # from <state>/sagemaker/training-jobs/<nam
 CANARY_FROM_CHANNEL = "../" * 10 + "paths-canary/alive.txt"
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
-def clients(endpoint_url: str) -> Callable[[str], Any]:
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"total_max_attempts": 1}))
-    return client
 
 
 def tree(folder: Path, leaving_out: Path) -> set[str]:
@@ -63,7 +54,7 @@ def paths_server(paths_sandbox) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def paths_aws(paths_server, create_sagemaker_role) -> Callable[[str], Any]:
     """Administrator clients of the server, whose account has the SageMaker role the requests name."""
-    client = clients(paths_server.endpoint_url)
+    client = client_factory(paths_server.endpoint_url)
     assert create_sagemaker_role(client("iam")) == ROLE
     return client
 
@@ -380,7 +371,7 @@ def test_local_source_directory_runs_with_allow_local_code(tmp_path, paths_bucke
                                                            paths_finished_job, create_sagemaker_role):
     data = paths_aws("s3").get_object(Bucket=paths_bucket, Key="data/train/part-0.txt")["Body"].read()
     with ServerProcess(tmp_path / "state", "--allow-local-code") as local_code_server:
-        aws = clients(local_code_server.endpoint_url)
+        aws = client_factory(local_code_server.endpoint_url)
         create_sagemaker_role(aws("iam"))
         aws("s3").create_bucket(Bucket=paths_bucket)
         aws("s3").put_object(Bucket=paths_bucket, Key="data/train/part-0.txt", Body=data)

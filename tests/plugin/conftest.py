@@ -1,27 +1,30 @@
-"""An AWS API on a free local port for the operator tests, reached through Airflow's ``aws_default``."""
+"""The package's local AWS runtime (tests/conftest.py) for the operator tests, reached through Airflow's
+``aws_default``; names unique to each test, an InService endpoint and a Lambda function to act on."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-import boto3
 import pytest
 
-from tests.archives import ECHO_INFERENCE, tar_gz
+from tests.archives import ECHO_INFERENCE, zip_archive
+from tests.aws_clients import REGION, client_factory
+from tests.execution_roles import BASIC_EXECUTION, create_lambda_role
+from tests.served_endpoints import in_service_endpoint, serve_model, upload_model
+from tests.timeouts import scaled
 
-REGION = "us-east-1"
+#: The course's over-broad grant, which the audit and policy operators find and replace.
+SAGEMAKER_FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
 
 
-@pytest.fixture(scope="session")
-def aws_endpoint(tmp_path_factory) -> Iterator[str]:
-    """Start the local AWS runtime (``python -m local_aws``) on a free port for the session; return its URL."""
-    from local_aws.server import ServerProcess
-
+@pytest.fixture(scope="package")
+def aws_endpoint(server, tmp_path_factory) -> str:
+    """The URL of the package's runtime; Airflow's home is a temporary folder."""
     os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
-    with ServerProcess(tmp_path_factory.mktemp("local_aws_state")) as server:
-        yield server.endpoint_url
+    return server.endpoint_url
 
 
 @pytest.fixture
@@ -42,13 +45,9 @@ def aws(aws_endpoint, monkeypatch) -> str:
 
 
 @pytest.fixture
-def client(aws):
-    """A boto3 client factory against the local server, for arranging and checking state."""
-
-    def make(service: str):
-        return boto3.client(service, region_name=REGION, endpoint_url=aws)
-
-    return make
+def client(aws) -> Callable[..., object]:
+    """A boto3 client factory against the local server (boto3's default retries), for arranging and checking."""
+    return client_factory(aws, max_attempts=None)
 
 
 class XComRecorder:
@@ -69,75 +68,40 @@ def context(aws) -> dict:
 
 @pytest.fixture
 def unique(request) -> str:
-    """A name unique to the test, for resources on the session's shared server."""
-    digest = abs(hash(request.node.nodeid)) % 10**8
-    return f"t{digest}"
+    """A name unique to the test: a stable digest of its node id, the same on every run.
+
+    No per-run part is needed: the package's runtime starts empty in a fresh state folder each session.
+    """
+    return "t" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]
 
 
 @pytest.fixture
 def endpoint(client, unique, create_sagemaker_role, wait_until) -> Iterator[str]:
-    """An InService SageMaker endpoint with one ``AllTraffic`` variant serving an echo model; deleted afterwards
-    unless the test deleted it."""
-    s3, sagemaker = client("s3"), client("sagemaker")
-    bucket = f"{unique}-models"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="echo/model.tar.gz", Body=tar_gz({"code/inference.py": ECHO_INFERENCE}))
-    role = create_sagemaker_role(client("iam"), "pawflow-sagemaker")
-    sagemaker.create_model(
-        ModelName=f"{unique}-model",
-        PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
-                          "ModelDataUrl": f"s3://{bucket}/echo/model.tar.gz",
-                          "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}},
-        ExecutionRoleArn=role,
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{unique}-config",
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": f"{unique}-model",
-                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
-    )
+    """An InService SageMaker endpoint with one ``AllTraffic`` variant serving an echo model (model and endpoint
+    config ``<unique>-serving``); deleted afterwards unless the test deleted it."""
+    sagemaker = client("sagemaker")
+    serve_model(sagemaker, f"{unique}-serving", role_arn=create_sagemaker_role(client("iam"), "pawflow-sagemaker"),
+                model_data_url=upload_model(client("s3"), f"{unique}-models", ECHO_INFERENCE))
     name = f"{unique}-endpoint"
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{unique}-config")
-    wait_until(lambda: sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"],
-               lambda status: status in ("InService", "Failed"), timeout=120)
-    description = sagemaker.describe_endpoint(EndpointName=name)
-    assert description["EndpointStatus"] == "InService", description.get("FailureReason")
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{unique}-serving")
+    in_service_endpoint(sagemaker, name, wait_until, timeout=scaled(40))
     yield name
     if any(e["EndpointName"] == name for e in sagemaker.list_endpoints(NameContains=name)["Endpoints"]):
         sagemaker.delete_endpoint(EndpointName=name)
 
 
-LAMBDA_TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-})
-
-
-def _zip_of(source: str) -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", source)
-    return buffer.getvalue()
+@pytest.fixture
+def zip_of() -> Callable[[str], bytes]:
+    """Build a deployment package holding ``lambda_function.py`` with the given source."""
+    return lambda source: zip_archive({"lambda_function.py": source})
 
 
 @pytest.fixture
-def lambda_function(client, unique) -> str:
+def lambda_function(client, unique, zip_of) -> str:
     """A Lambda function whose role carries the course's over-broad AmazonSageMakerFullAccess."""
-    iam = client("iam")
-    role = iam.create_role(RoleName=f"{unique}-role", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]
-    iam.attach_role_policy(RoleName=f"{unique}-role",
-                           PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
-    iam.attach_role_policy(RoleName=f"{unique}-role", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess")
+    role_arn = create_lambda_role(client("iam"), f"{unique}-role", (BASIC_EXECUTION, SAGEMAKER_FULL_ACCESS))
     client("lambda").create_function(
-        FunctionName=f"{unique}-fn", Runtime="python3.12", Role=role["Arn"], Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": _zip_of("def lambda_handler(event, context):\n    return event\n")},
+        FunctionName=f"{unique}-fn", Runtime="python3.12", Role=role_arn, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": zip_of("def lambda_handler(event, context):\n    return event\n")},
     )
     return f"{unique}-fn"
-
-
-@pytest.fixture
-def zip_of():
-    """Build a deployment package holding ``lambda_function.py`` with the given source."""
-    return _zip_of

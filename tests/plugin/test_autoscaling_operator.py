@@ -3,17 +3,8 @@
 import json
 
 import pytest
-from airflow.sdk import DAG, XComArg, task
 
 from pawflow.operators.autoscaling import SageMakerEndpointAutoscalingOperator, variant_resource_id
-
-TEMPLATED_NUMBERS = ("min_capacity", "max_capacity", "target_value", "scale_in_cooldown", "scale_out_cooldown")
-
-
-@task
-def number_from_upstream() -> int:
-    return 2
-
 
 def run(context, **kwargs):
     return SageMakerEndpointAutoscalingOperator(task_id="autoscale", **kwargs).execute(context)
@@ -76,21 +67,6 @@ def test_rejects_bad_numbers_when_run_before_any_call(kwargs, message):
     operator = SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e", **kwargs)
     with pytest.raises(ValueError, match=message):
         operator.execute({})
-
-
-@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
-def test_an_xcomarg_for_a_number_is_accepted_when_the_dag_is_parsed(field):
-    with DAG("autoscaling_xcom", schedule=None):
-        operator = SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e",
-                                                        **{field: number_from_upstream()})
-    assert isinstance(getattr(operator, field), XComArg)
-
-
-@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
-def test_a_jinja_statement_for_a_number_is_accepted_when_the_dag_is_parsed(field):
-    template = "{% if params.big %}9{% else %}1{% endif %}"
-    operator = SageMakerEndpointAutoscalingOperator(task_id="autoscale", endpoint_name="e", **{field: template})
-    assert getattr(operator, field) == template
 
 
 def test_a_template_rendering_a_bad_number_fails_when_run_naming_the_range():

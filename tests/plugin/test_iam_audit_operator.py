@@ -5,7 +5,6 @@ import json
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from airflow.sdk import DAG, XComArg, task
 
 from pawflow.operators.iam_audit import (
     IamAuditOperator,
@@ -36,11 +35,6 @@ def audited(client, unique):
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                                  "Resource": "arn:aws:s3:::pawflow-data/*"}]}))
     return path, unique
-
-
-@task
-def setting_from_upstream() -> str:
-    return "HIGH"
 
 
 def run(context, **kwargs):
@@ -100,19 +94,6 @@ def test_rejects_bad_arguments_when_run_before_any_call(kwargs, message):
     operator = IamAuditOperator(task_id="iam_audit", **kwargs)
     with pytest.raises(ValueError, match=message):
         operator.execute({})
-
-
-@pytest.mark.parametrize("field", ["unused_days", "fail_on_severity"])
-def test_an_xcomarg_for_a_setting_is_accepted_when_the_dag_is_parsed(field):
-    with DAG("iam_audit_xcom", schedule=None):
-        operator = IamAuditOperator(task_id="iam_audit", **{field: setting_from_upstream()})
-    assert isinstance(getattr(operator, field), XComArg)
-
-
-@pytest.mark.parametrize("field", ["unused_days", "fail_on_severity"])
-def test_a_jinja_statement_for_a_setting_is_accepted_when_the_dag_is_parsed(field):
-    template = "{% if params.strict %}30{% else %}90{% endif %}"
-    assert getattr(IamAuditOperator(task_id="iam_audit", **{field: template}), field) == template
 
 
 def test_a_template_rendering_a_bad_day_count_fails_when_run_naming_the_range():

@@ -3,17 +3,8 @@
 import json
 
 import pytest
-from airflow.sdk import DAG, XComArg, task
 
 from pawflow.operators.lambda_concurrency import LambdaConcurrencyOperator, validate_concurrency
-
-TEMPLATED_NUMBERS = ("reserved_concurrency", "provisioned_concurrency")
-
-
-@task
-def number_from_upstream() -> int:
-    return 1
-
 
 def run(context, **kwargs):
     return LambdaConcurrencyOperator(task_id="concurrency", waiter_delay=0.2, **kwargs).execute(context)
@@ -33,20 +24,6 @@ def test_rejects_bad_numbers_when_run_before_any_call(reserved, provisioned, mes
                                          provisioned_concurrency=provisioned)
     with pytest.raises(ValueError, match=message):
         operator.execute({})
-
-
-@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
-def test_an_xcomarg_for_a_number_is_accepted_when_the_dag_is_parsed(field):
-    with DAG("concurrency_xcom", schedule=None):
-        operator = LambdaConcurrencyOperator(task_id="c", function_name="f", **{field: number_from_upstream()})
-    assert isinstance(getattr(operator, field), XComArg)
-
-
-@pytest.mark.parametrize("field", TEMPLATED_NUMBERS)
-def test_a_jinja_statement_for_a_number_is_accepted_when_the_dag_is_parsed(field):
-    template = "{% if params.busy %}8{% else %}1{% endif %}"
-    operator = LambdaConcurrencyOperator(task_id="c", function_name="f", **{field: template})
-    assert getattr(operator, field) == template
 
 
 def test_a_template_rendering_a_bad_number_fails_when_run_naming_the_range():

@@ -72,9 +72,7 @@ def test_hyperparameters_are_json_encoded_script_mode_values(settings):
 )
 def test_metric_regexes_read_plain_and_scientific_floats(line, name, value):
     regex = {m["Name"]: m["Regex"] for m in sagemaker_config.metric_definitions()}[name]
-    match = re.search(regex, line)
-    assert match is not None
-    assert float(match.group(1)) == pytest.approx(value)
+    assert [float(found) for found in re.findall(regex, line)] == [pytest.approx(value)]
 
 
 def test_test_loss_regex_does_not_read_the_accuracy_line():

@@ -17,12 +17,12 @@ def test_deletes_scaling_endpoint_config_and_model(client, context, endpoint, un
         f"scaling-policy/{endpoint}-AllTraffic-invocations",
         f"scalable-target/endpoint/{endpoint}/variant/AllTraffic",
         f"endpoint/{endpoint}",
-        f"endpoint-config/{unique}-config",
-        f"model/{unique}-model",
+        f"endpoint-config/{unique}-serving",
+        f"model/{unique}-serving",
     ]
     sagemaker = client("sagemaker")
     assert not [e for e in sagemaker.list_endpoints()["Endpoints"] if e["EndpointName"] == endpoint]
-    assert not [m for m in sagemaker.list_models()["Models"] if m["ModelName"] == f"{unique}-model"]
+    assert not [m for m in sagemaker.list_models()["Models"] if m["ModelName"] == f"{unique}-serving"]
     targets = client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
     assert not [t for t in targets["ScalableTargets"] if endpoint in t["ResourceId"]]
 

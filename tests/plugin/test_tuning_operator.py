@@ -10,6 +10,8 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from pawflow.operators.tuning import SageMakerReattachingTuningOperator
 from tests.archives import tar_gz
+from tests.sagemaker_jobs import ended_tuning_job, training_job_definition, tuning_job_request
+from tests.timeouts import scaled
 
 TRAIN = """\
 import os
@@ -38,31 +40,9 @@ def tuning_config(client, unique, create_sagemaker_role):
     role = create_sagemaker_role(client("iam"), "pawflow-sagemaker")
 
     def build(program: str = "train.py") -> dict:
-        return {
-            "HyperParameterTuningJobName": f"{unique}-hpo",
-            "HyperParameterTuningJobConfig": {
-                "Strategy": "Random",
-                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test:loss"},
-                "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1},
-                "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "batch_size", "Values": ["2", "8"]}]},
-            },
-            "TrainingJobDefinition": {
-                "StaticHyperParameters": {"sagemaker_program": f'"{program}"',
-                                          "sagemaker_submit_directory": f'"s3://{bucket}/code/source.tar.gz"'},
-                "AlgorithmSpecification": {
-                    "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8-cpu-py312",
-                    "TrainingInputMode": "File",
-                    "MetricDefinitions": [{"Name": "test:loss", "Regex": r"Testing Loss: ([0-9\.]+)"}],
-                },
-                "RoleArn": role,
-                "InputDataConfig": [{"ChannelName": "training", "DataSource": {"S3DataSource": {
-                    "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train",
-                    "S3DataDistributionType": "FullyReplicated"}}}],
-                "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
-                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-                "StoppingCondition": {"MaxRuntimeInSeconds": 120},
-            },
-        }
+        return tuning_job_request(f"{unique}-hpo", training_job_definition(bucket, role, program=program),
+                                  parameter_ranges={"CategoricalParameterRanges": [
+                                      {"Name": "batch_size", "Values": ["2", "8"]}]})
 
     return build
 
@@ -70,13 +50,7 @@ def tuning_config(client, unique, create_sagemaker_role):
 @pytest.fixture
 def finished_tuning(client, wait_until):
     """Wait until the tuning job of this name has ended; return its description."""
-
-    def wait(name: str) -> dict:
-        sagemaker = client("sagemaker")
-        return wait_until(lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
-                          lambda described: described["HyperParameterTuningJobStatus"] in FINISHED, timeout=180)
-
-    return wait
+    return lambda name: ended_tuning_job(client("sagemaker"), name, wait_until, timeout=scaled(60))
 
 
 def operator(config: dict, deferrable: bool = False) -> SageMakerReattachingTuningOperator:

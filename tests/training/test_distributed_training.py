@@ -15,7 +15,11 @@ from distributed_training import (
     parse_hosts,
 )
 from pawflow.sample_data import generate_dog_images
+from tests.timeouts import scaled
 from train import channel_is_sharded
+
+#: Six epochs on two hosts over the small generated data set, on a quiet machine (one core each), with margin.
+TWO_HOST_TRAINING_SECONDS = 120
 
 
 def test_hosts_from_sm_hosts_json_or_comma_list():
@@ -91,13 +95,13 @@ def _train_on_two_hosts(tmp_path, repo, training_env, data_dirs, extra=()):
              "--model-dir", str(host / "model"), "--output-data-dir", str(host / "output"),
              "--feature-cache-dir", str(tmp_path / "cache"), "--hosts", "algo-1,algo-2",
              "--current-host", f"algo-{index}", "--master-port", str(port), "--epochs", "6", "--batch-size", "8",
-             "--num-workers", "0", "--dist-timeout", "120", *extra],
+             "--num-workers", "0", "--dist-timeout", f"{scaled(40):.0f}", *extra],
             env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
     results = []
     for process in processes:
         try:
-            output, _ = process.communicate(timeout=240)
+            output, _ = process.communicate(timeout=scaled(TWO_HOST_TRAINING_SECONDS))
         except subprocess.TimeoutExpired:
             for other in processes:
                 other.kill()
