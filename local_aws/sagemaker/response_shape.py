@@ -87,9 +87,10 @@ def filled(operation: str, body: dict[str, Any], objective_metric: Callable[[str
                 _output_config_with_key(definition.get("OutputDataConfig"))
                 if definition.get("ResourceConfig") is None and definition.get("HyperParameterTuningResourceConfig"):
                     definition["ResourceConfig"] = trial_resources(definition["HyperParameterTuningResourceConfig"])
-                if metric:
+                named = (definition.get("TuningObjective") or {}).get("MetricName") or metric
+                if named:
                     definition["StaticHyperParameters"] = {**(definition.get("StaticHyperParameters") or {}),
-                                                           TUNING_OBJECTIVE_METRIC: metric}
+                                                           TUNING_OBJECTIVE_METRIC: named}
     elif operation == "DescribeEndpoint":
         weights = variant_weights(body.get("EndpointConfigName") or "")
         for variant in body.get("ProductionVariants") or []:

@@ -1,5 +1,5 @@
 """The course notebook's SageMaker Python SDK v2 workflow against the local runtime: train, tune, attach, deploy the
-best trial, predict, delete. Runs inside ``.venv-sdk-v2`` (``make sdk-v2``) and prints its summary as one JSON line
+best trial, predict, delete; then a tuner over two estimators (``TrainingJobDefinitions``) and its attach. Runs inside ``.venv-sdk-v2`` (``make sdk-v2``) and prints its summary as one JSON line
 after ``SUMMARY_MARK`` (the SDK's waiters print progress dots on the same stream).
 
 The runtime is chosen by the environment alone (``AWS_ENDPOINT_URL``, keys, region, and
@@ -57,6 +57,23 @@ def main() -> None:
     predictor.delete_endpoint()
 
     tuning = attached.describe()
+
+    estimators = {f"batch-{batch}": PyTorch(
+        entry_point="tiny_train.py", source_dir=args.source_dir, role=args.role, framework_version="2.3",
+        py_version="py311", instance_count=1, instance_type=INSTANCE_TYPE, sagemaker_session=session,
+        hyperparameters={"epochs": 1, "batch_size": batch}) for batch in (2, 8)}
+    multi = HyperparameterTuner.create(
+        estimator_dict=estimators, objective_type="Minimize", max_jobs=2, max_parallel_jobs=1,
+        objective_metric_name_dict={key: "test:loss" for key in estimators},
+        metric_definitions_dict={key: [LOSS_METRIC] for key in estimators},
+        hyperparameter_ranges_dict={key: {"learning_rate": ContinuousParameter(0.01, 0.5)} for key in estimators})
+    multi.fit({key: inputs for key in estimators}, job_name=f"{args.name}-multi", wait=True,
+              include_cls_metadata={key: False for key in estimators})  # the SDK wants one entry per estimator
+    multi_attached = HyperparameterTuner.attach(
+        f"{args.name}-multi", sagemaker_session=session,
+        estimator_cls={key: "sagemaker.pytorch.estimator.PyTorch" for key in estimators})
+    trials = session.sagemaker_client.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=f"{args.name}-multi")["TrainingJobSummaries"]
     print("\n" + SUMMARY_MARK + json.dumps({
         "training_status": trained["TrainingJobStatus"],
         "training_metrics": [metric["MetricName"] for metric in trained.get("FinalMetricDataList", [])],
@@ -67,6 +84,10 @@ def main() -> None:
         "best_hyperparameters": {k: json.loads(best.hyperparameters()[k]) for k in ("learning_rate", "batch_size")},
         "endpoint": predictor.endpoint_name,
         "predictions": answer["predictions"],
+        "multi_estimators": sorted(multi_attached.estimator_dict),
+        "multi_trial_definitions": sorted(trial["TrainingJobDefinitionName"] for trial in trials),
+        "multi_best_job": multi_attached.best_training_job(),
+        "multi_best_estimator_job": multi_attached.best_estimator().latest_training_job.name,
     }))
 
 

@@ -1,6 +1,7 @@
 """The SageMaker Python SDK v2 (in its own venv, ``make sdk-v2``) runs the course notebook's workflow against the
 runtime: ``PyTorch.fit``, ``HyperparameterTuner.fit`` with two trials, ``attach``, ``best_estimator().deploy()``,
-``predict`` and delete."""
+``predict`` and delete; then ``HyperparameterTuner.create`` over two estimators (``TrainingJobDefinitions``) and its
+``attach``."""
 
 from __future__ import annotations
 
@@ -82,3 +83,13 @@ def test_delete_endpoint_removes_the_endpoint(workflow, aws):
     assert error.value.response["Error"]["Code"] == "ValidationException"
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{workflow['endpoint']}"
     assert error.value.response["Error"]["Message"] == f"Could not find endpoint '{arn}'."
+
+
+def test_a_tuner_over_two_estimators_gives_each_definition_a_trial(workflow):
+    assert workflow["multi_trial_definitions"] == ["batch-2", "batch-8"]
+
+
+def test_an_attached_multi_estimator_tuner_knows_its_estimators_and_best_trial(workflow):
+    assert workflow["multi_estimators"] == ["batch-2", "batch-8"]
+    assert workflow["multi_best_estimator_job"] == workflow["multi_best_job"]
+    assert workflow["multi_best_job"].startswith(f"{workflow['name']}-multi-")
