@@ -23,7 +23,12 @@ PYTEST_ARGS ?= -n auto --dist loadgroup
 # `make demo EXECUTOR=celery` runs Airflow as docker-compose.yaml does: PostgreSQL, Redis, CeleryExecutor.
 EXECUTOR    ?= local
 
-.PHONY: install browser stack-servers test demo lock bench clean
+# The SageMaker Python SDK v2 pins its own boto3 (and packaging<25, which Airflow cannot take): it gets its own
+# venv, used only by tests/clients/test_sagemaker_sdk_v2.py, and stays out of requirements.lock.
+SDK_V2_VENV  := .venv-sdk-v2
+SDK_V2_STAMP := $(SDK_V2_VENV)/.installed
+
+.PHONY: install sdk-v2 sdk-v2-lock browser stack-servers test demo lock bench clean
 
 install: $(STAMP)
 
@@ -45,6 +50,18 @@ lock: | $(UV)
 	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 $(TORCH_SOURCE) \
 		--no-emit-find-links --no-emit-index-url --custom-compile-command "make lock" -o requirements.lock
 
+sdk-v2: $(SDK_V2_STAMP)
+
+$(SDK_V2_STAMP): sdk-v2/requirements.txt | $(UV)
+	test -x $(SDK_V2_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(SDK_V2_VENV)
+	$(UV) pip sync --quiet --python $(SDK_V2_VENV)/bin/python sdk-v2/requirements.txt
+	touch $(SDK_V2_STAMP)
+
+# Re-resolve the SDK v2 venv after editing sdk-v2/requirements.in.
+sdk-v2-lock: | $(UV)
+	$(UV) pip compile sdk-v2/requirements.in --python-version 3.11 --no-emit-index-url \
+		--custom-compile-command "make sdk-v2-lock" -o sdk-v2/requirements.txt
+
 # The UI test drives Debian's Chromium (Playwright's own browser download needs the open internet).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -61,7 +78,7 @@ stack-servers:
 	  else echo "PostgreSQL or redis-server not found and not root: install Debian's postgresql and redis-server \
 	packages, or the Celery mode's test skips and \`make demo EXECUTOR=celery\` stops saying what is missing"; fi; }
 
-test: install browser stack-servers
+test: install sdk-v2 browser stack-servers
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # KEEP=1 leaves the Airflow UI and the local runtime up after the run (Ctrl-C stops them).
@@ -72,4 +89,4 @@ bench: install
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache
+	rm -rf $(VENV) $(SDK_V2_VENV) $(TOOLS) .pytest_cache

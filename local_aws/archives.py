@@ -92,11 +92,15 @@ def _too_many(member: str, limits: ArchiveLimits) -> ArchiveRefused:
 
 
 # --- names ---------------------------------------------------------------------------------------------------
-def member_parts(name: str) -> list[str]:
+def member_parts(name: str, directory: bool = False) -> list[str]:
     """The path components of a member name, or ``ArchiveRefused`` if the name could point anywhere unexpected.
 
-    ``.`` and empty components are dropped (``./a//b`` is ``a/b``); an empty list is the destination itself.
+    ``.`` and empty components are dropped (``./a//b`` is ``a/b``); an empty list is the destination itself. A
+    directory may have an empty name (the archive's root: the SageMaker Python SDK v2 repacks a model with
+    ``arcname=os.path.sep``, which tar stores as ``""``); a file may not.
     """
+    if not name and directory:
+        return []
     if not name:
         raise ArchiveRefused(name, "has an empty name")
     if "\x00" in name:
@@ -286,7 +290,7 @@ def unpack_tar(data: bytes, destination: Path, limits: ArchiveLimits = TARBALL_L
                 rule = _tar_type_rule(member)
                 if rule:
                     raise ArchiveRefused(member.name, rule)
-                parts = member_parts(member.name)
+                parts = member_parts(member.name, directory=member.isdir())
                 if member.isdir():
                     target.directory(member.name, parts)
                     continue

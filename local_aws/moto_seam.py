@@ -14,7 +14,7 @@ attributes the SageMaker models read and write, which mirror botocore's shapes i
   from the record's ``__dict__``, so added attributes such as ``environment`` or ``tuning_job_name`` appear
   under their botocore names);
 * ``HyperParameterTuningJob``: ``hyper_parameter_tuning_job_name, arn, hyper_parameter_tuning_job_config,
-  training_job_definition, hyper_parameter_tuning_job_status, training_job_status_counters,
+  training_job_definition, training_job_definitions, hyper_parameter_tuning_job_status, training_job_status_counters,
   objective_status_counters, best_training_job, OverallBestTrainingJob, failure_reason, ...`` and ``describe()``;
 * ``FakeEndpoint`` / ``FakeEndpointConfig`` / ``Model``: ``endpoint_status, production_variants,
   endpoint_config_name, failure_reason``; ``primary_container``, ``containers`` (via ``model_container``).

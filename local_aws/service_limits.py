@@ -125,14 +125,24 @@ def tuning_job_refusal(params: Mapping[str, Any], utilization: Utilization) -> R
     if refused is not None:
         return refused
     definition = params.get("TrainingJobDefinition")
-    if definition is None:
-        return None  # TrainingJobDefinitions: refused by the backend, which runs a single definition
+    if definition is not None:
+        return definition_refusal(definition, "trainingJobDefinition", utilization)
+    for index, each in enumerate(params.get("TrainingJobDefinitions") or [], start=1):
+        refused = (ranges_refusal(each.get("HyperParameterRanges") or {})
+                   or definition_refusal(each, f"trainingJobDefinitions.{index}.member", utilization))
+        if refused is not None:
+            return refused
+    return None
+
+
+def definition_refusal(definition: Mapping[str, Any], path: str, utilization: Utilization) -> Refusal | None:
+    """A tuning job's training job definition without a stopping condition or resources, or over the quota."""
     if definition.get("StoppingCondition") is None:
-        return missing("trainingJobDefinition.stoppingCondition")
+        return missing(f"{path}.stoppingCondition")
     if definition.get("ResourceConfig") is not None:
-        path, resources = "trainingJobDefinition.resourceConfig", definition["ResourceConfig"]
+        path, resources = f"{path}.resourceConfig", definition["ResourceConfig"]
     elif definition.get("HyperParameterTuningResourceConfig") is not None:
-        path = "trainingJobDefinition.hyperParameterTuningResourceConfig"
+        path = f"{path}.hyperParameterTuningResourceConfig"
         resources = trial_resources(definition["HyperParameterTuningResourceConfig"])
     else:
         return validation_error("Either ResourceConfig or HyperParameterTuningResourceConfig must be specified "

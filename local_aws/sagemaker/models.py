@@ -100,8 +100,10 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
     def create_hyper_parameter_tuning_job(self, **kwargs: Any) -> str:
         from local_aws.sagemaker.tuning import validate_tuning_request
 
-        validate_tuning_request(kwargs["hyper_parameter_tuning_job_config"], kwargs.get("training_job_definition"))
-        self.require_assumable(kwargs["training_job_definition"].get("RoleArn"))
+        definition, definitions = kwargs.get("training_job_definition"), kwargs.get("training_job_definitions")
+        validate_tuning_request(kwargs["hyper_parameter_tuning_job_config"], definition, definitions)
+        for each in [definition] if definition is not None else definitions:
+            self.require_assumable(each.get("RoleArn"))
         arn = super().create_hyper_parameter_tuning_job(**kwargs)
         tuning_job = moto_seam.tuning_job(self, kwargs["hyper_parameter_tuning_job_name"])
         self.live.tuning.start(self, tuning_job)

@@ -4,9 +4,12 @@ moto writes every attribute of a record, so a Describe reply carries ``"VpcConfi
 ``"DataCaptureConfig": {}`` where AWS writes nothing (and sagemaker-core's pydantic classes refuse an empty
 structure whose members are required). :func:`omit_empty` drops, by the operation's output shape, members that
 are not required and hold nothing: empty structures everywhere, and in Describe replies empty lists and maps
-too (list operations keep their empty lists, as AWS sends them). :func:`filled` adds what AWS always reports:
+too (list operations keep their empty lists, as AWS sends them, and so do a tuning job's parameter ranges, whose
+three lists AWS always reports and the SageMaker Python SDK v2's ``attach`` indexes). :func:`filled` adds what AWS always reports:
 ``OutputDataConfig.KmsKeyId`` (empty when none was given), a tuning job's ``_tuning_objective_metric`` static
-hyperparameter (also in each trial's hyperparameters), and each endpoint variant's ``CurrentWeight`` and
+hyperparameter (also in each trial's hyperparameters), a tuning job definition's ``ResourceConfig`` when it was
+given as ``HyperParameterTuningResourceConfig`` (the SageMaker Python SDK v2 always sends that, and its
+``HyperparameterTuner.attach`` reads ``ResourceConfig`` back), and each endpoint variant's ``CurrentWeight`` and
 ``DesiredWeight``.
 """
 
@@ -17,7 +20,12 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from local_aws.service_limits import trial_resources
+
 TUNING_OBJECTIVE_METRIC = "_tuning_objective_metric"
+
+#: The parameter-range lists a tuning job always reports, empty or not.
+RANGE_TYPES = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
 
 _NOTHING = object()
 
@@ -25,6 +33,7 @@ _NOTHING = object()
 def omit_empty(shape: Shape, value: Any, lists_too: bool) -> Any:
     """``value`` without its optional members that hold nothing; ``_NOTHING`` when it is itself empty."""
     if isinstance(shape, StructureShape) and isinstance(value, dict):
+        lists_too = lists_too and shape.name != "ParameterRanges"
         kept = {}
         for name, item in value.items():
             member = shape.members.get(name)
@@ -66,12 +75,22 @@ def filled(operation: str, body: dict[str, Any], objective_metric: Callable[[str
     elif operation == "DescribeHyperParameterTuningJob":
         metric = (body.get("HyperParameterTuningJobConfig", {}).get("HyperParameterTuningJobObjective") or {}).get(
             "MetricName")
+        definitions = body.get("TrainingJobDefinitions") or []
+        ranges = [(body.get("HyperParameterTuningJobConfig") or {}).get("ParameterRanges"),
+                  *((definition or {}).get("HyperParameterRanges") for definition in definitions)]
+        for parameter_ranges in ranges:
+            if isinstance(parameter_ranges, dict):
+                for range_type in RANGE_TYPES:
+                    parameter_ranges.setdefault(range_type, [])
         for definition in [body.get("TrainingJobDefinition"), *(body.get("TrainingJobDefinitions") or [])]:
             if isinstance(definition, dict):
                 _output_config_with_key(definition.get("OutputDataConfig"))
-                if metric:
+                if definition.get("ResourceConfig") is None and definition.get("HyperParameterTuningResourceConfig"):
+                    definition["ResourceConfig"] = trial_resources(definition["HyperParameterTuningResourceConfig"])
+                named = (definition.get("TuningObjective") or {}).get("MetricName") or metric
+                if named:
                     definition["StaticHyperParameters"] = {**(definition.get("StaticHyperParameters") or {}),
-                                                           TUNING_OBJECTIVE_METRIC: metric}
+                                                           TUNING_OBJECTIVE_METRIC: named}
     elif operation == "DescribeEndpoint":
         weights = variant_weights(body.get("EndpointConfigName") or "")
         for variant in body.get("ProductionVariants") or []:

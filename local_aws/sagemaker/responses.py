@@ -43,8 +43,10 @@ class LocalSageMakerResponse(moto_seam.SageMakerResponse):
         tuning_job = moto_seam.tuning_job(self.sagemaker_backend, tuning_job_name)
         if tuning_job is None:
             return None
-        objective = (tuning_job.hyper_parameter_tuning_job_config or {}).get("HyperParameterTuningJobObjective") or {}
-        return objective.get("MetricName")
+        objective = (tuning_job.hyper_parameter_tuning_job_config or {}).get("HyperParameterTuningJobObjective")
+        if not objective and tuning_job.training_job_definitions:  # several definitions: each names its objective
+            objective = tuning_job.training_job_definitions[0].get("TuningObjective")
+        return (objective or {}).get("MetricName")
 
     def variant_weights(self, endpoint_config_name: str) -> dict[str, float]:
         config = moto_seam.endpoint_config(self.sagemaker_backend, endpoint_config_name)

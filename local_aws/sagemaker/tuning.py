@@ -7,6 +7,8 @@ categorical and integer ranges), at most ``MaxParallelTrainingJobs`` trials run 
 objective metric (read with the job's MetricDefinitions regex); failed trials count as failed and the
 search goes on. Describe reports the counters and the best training job as AWS does. Trials run on the definition's
 ``ResourceConfig``, or on its ``HyperParameterTuningResourceConfig`` (what the SageMaker Python SDK sends).
+``TrainingJobDefinitions`` (several algorithms, each with its own objective and ranges) are taken in turn, each
+searched by its own study; the best trial is the best over all of them.
 
 ``TrainingJobEarlyStoppingType: Auto`` applies SageMaker's median stopping rule: a running trial whose
 objective at step k (its k-th value in the log) is worse than the median of earlier trials' running averages
@@ -15,6 +17,7 @@ over their first k values is stopped; it counts as Stopped and its last value is
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
@@ -23,6 +26,7 @@ import secrets
 import statistics
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -41,13 +45,35 @@ _SCALINGS = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 
 
 
-def validate_tuning_request(config: dict[str, Any], definition: dict[str, Any] | None) -> None:
+def validate_tuning_request(config: dict[str, Any], definition: dict[str, Any] | None,
+                            definitions: list[dict[str, Any]] | None = None) -> None:
+    """Refuse what this runtime cannot search: one ``TrainingJobDefinition`` (objective and ranges in ``config``),
+    or ``TrainingJobDefinitions`` (each with its ``DefinitionName``, ``TuningObjective`` and
+    ``HyperParameterRanges``; no early stopping, as on AWS, and no Grid here)."""
     strategy = config.get("Strategy", "Bayesian")
     if strategy not in STRATEGIES:
         raise ValidationException(f"Strategy {strategy} is not supported locally; use one of {', '.join(STRATEGIES)}.")
-    if definition is None:
-        raise ValidationException("TrainingJobDefinition is required (TrainingJobDefinitions is not supported locally).")
-    objective = config.get("HyperParameterTuningJobObjective")
+    if definition is None and not definitions:
+        raise ValidationException("Either TrainingJobDefinition or TrainingJobDefinitions must be specified.")
+    if strategy != "Grid" and not (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs"):
+        raise ValidationException("ResourceLimits.MaxNumberOfTrainingJobs is required for this strategy.")
+    if definition is not None:
+        _validate_definition(config.get("HyperParameterTuningJobObjective"), config.get("ParameterRanges") or {},
+                             definition, strategy)
+        return
+    if config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
+        raise ValidationException("Early stopping is available only when tuning a single training job definition.")
+    if strategy == "Grid":
+        raise ValidationException("Grid search over several TrainingJobDefinitions is not supported locally.")
+    names = [item.get("DefinitionName") for item in definitions]
+    if None in names or len(set(names)) != len(names):
+        raise ValidationException("Each of the TrainingJobDefinitions needs a DefinitionName, unique in the tuning job.")
+    for item in definitions:
+        _validate_definition(item.get("TuningObjective"), item.get("HyperParameterRanges") or {}, item, strategy)
+
+
+def _validate_definition(objective: dict[str, Any] | None, ranges: dict[str, Any], definition: dict[str, Any],
+                         strategy: str) -> None:
     if not objective:
         raise ValidationException("HyperParameterTuningJobObjective is required.")
     names = [d["Name"] for d in definition.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []]
@@ -55,7 +81,6 @@ def validate_tuning_request(config: dict[str, Any], definition: dict[str, Any] |
         raise ValidationException(
             f"The objective metric [{objective['MetricName']}] is not defined in the algorithm's MetricDefinitions."
         )
-    ranges = config.get("ParameterRanges") or {}
     for kind in ("ContinuousParameterRanges", "IntegerParameterRanges"):
         for item in ranges.get(kind, []):
             low, high = float(item["MinValue"]), float(item["MaxValue"])
@@ -70,8 +95,6 @@ def validate_tuning_request(config: dict[str, Any], definition: dict[str, Any] |
                 raise ValidationException(f"ReverseLogarithmic scaling of hyperparameter {item['Name']} needs 0 <= values < 1.")
     if strategy == "Grid" and ranges.get("ContinuousParameterRanges"):
         raise ValidationException("Grid search supports only categorical and integer parameter ranges.")
-    if strategy != "Grid" and not (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs"):
-        raise ValidationException("ResourceLimits.MaxNumberOfTrainingJobs is required for this strategy.")
 
 
 class SearchSpace:
@@ -109,23 +132,51 @@ class SearchSpace:
         return grid
 
 
+@dataclass
+class SearchDefinition:
+    """One training job definition trials are drawn from: its objective, its ranges and its own optuna study."""
+
+    name: str | None  #: ``DefinitionName`` (None for a single ``TrainingJobDefinition``)
+    request: dict[str, Any]
+    objective: dict[str, str]
+    space: SearchSpace
+    regex: str
+    study: optuna.Study | None = None
+
+    @classmethod
+    def all_of(cls, tuning_job: Any) -> list["SearchDefinition"]:
+        config = tuning_job.hyper_parameter_tuning_job_config
+        if tuning_job.training_job_definition is not None:
+            chosen = [(None, tuning_job.training_job_definition, config["HyperParameterTuningJobObjective"],
+                       config.get("ParameterRanges") or {})]
+        else:
+            chosen = [(item["DefinitionName"], item, item["TuningObjective"], item.get("HyperParameterRanges") or {})
+                      for item in tuning_job.training_job_definitions]
+        return [cls(name, request, objective, SearchSpace(ranges),
+                    next(d["Regex"] for d in request["AlgorithmSpecification"]["MetricDefinitions"]
+                         if d["Name"] == objective["MetricName"]))
+                for name, request, objective, ranges in chosen]
+
+    def better(self, value: float, than: float) -> bool:
+        return value < than if self.objective["Type"] == "Minimize" else value > than
+
+
 class TuningRun:
-    """One tuning job's search loop, in a background thread."""
+    """One tuning job's search loop, in a background thread. With several ``TrainingJobDefinitions`` the trials
+    take the definitions in turn, each searched by its own study."""
 
     def __init__(self, tuner: "Tuner", backend: Any, tuning_job: Any) -> None:
         self.tuner = tuner
         self.backend = backend
         self.job = tuning_job
         config = tuning_job.hyper_parameter_tuning_job_config
-        self.definition = tuning_job.training_job_definition
-        self.objective = config["HyperParameterTuningJobObjective"]
-        self.space = SearchSpace(config.get("ParameterRanges") or {})
+        self.definitions = SearchDefinition.all_of(tuning_job)
         limits = config.get("ResourceLimits") or {}
         strategy = config.get("Strategy", "Bayesian")
         self.grid_points: Iterator[dict[str, str]] | None = None
         if strategy == "Grid":
             # Every combination, in order; no sampler is needed to walk a grid.
-            grid = self.space.grid()
+            grid = self.definitions[0].space.grid()
             names = list(grid)
             self.grid_points = ({n: str(v) for n, v in zip(names, combo)} for combo in itertools.product(*grid.values()))
             size = math.prod(len(v) for v in grid.values()) if grid else 1
@@ -138,16 +189,15 @@ class TuningRun:
             sampler = optuna.samplers.TPESampler(n_startup_trials=min(4, int(limits["MaxNumberOfTrainingJobs"])))
             self.max_jobs = int(limits["MaxNumberOfTrainingJobs"])
         self.max_parallel = max(1, int(limits.get("MaxParallelTrainingJobs") or 1))
-        direction = "minimize" if self.objective["Type"] == "Minimize" else "maximize"
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.study = optuna.create_study(direction=direction, sampler=sampler)
-        self.trials: dict[str, tuple[optuna.Trial | None, dict[str, str]]] = {}
+        for definition in self.definitions:
+            direction = "minimize" if definition.objective["Type"] == "Minimize" else "maximize"
+            definition.study = optuna.create_study(direction=direction, sampler=copy.deepcopy(sampler))
+        self.trials: dict[str, tuple[SearchDefinition, optuna.Trial | None, dict[str, str]]] = {}
         self.training_jobs: list[Any] = []
         self.finished: queue.Queue = queue.Queue()
         self.stop_requested = threading.Event()
         self.early_stopping = config.get("TrainingJobEarlyStoppingType", "Off") == "Auto"
-        self.objective_regex = next(d["Regex"] for d in self.definition["AlgorithmSpecification"]["MetricDefinitions"]
-                                    if d["Name"] == self.objective["MetricName"])
         self.curves: dict[str, list[float]] = {}
         self.thread = threading.Thread(target=self.run, name=f"tuning-{tuning_job.hyper_parameter_tuning_job_name}", daemon=True)
 
@@ -171,23 +221,30 @@ class TuningRun:
             "TuningJobName": self.job.hyper_parameter_tuning_job_name,
             "CreationTime": training_job.creation_time,
             "TrainingJobStatus": training_job.training_job_status,
-            "TunedHyperParameters": self.trials[training_job.training_job_name][1],
+            "TunedHyperParameters": self.trials[training_job.training_job_name][2],
             "ObjectiveStatus": self.objective_status(training_job),
         }
         for key, attr in (("TrainingStartTime", "training_start_time"), ("TrainingEndTime", "training_end_time"),
                           ("FailureReason", "failure_reason")):
             if getattr(training_job, attr, None):
                 summary[key] = getattr(training_job, attr)
+        definition = self.definition_of(training_job)
+        if definition.name is not None:
+            summary["TrainingJobDefinitionName"] = definition.name
         value = self.objective_value(training_job)
         if value is not None:
             summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                "Type": self.objective["Type"], "MetricName": self.objective["MetricName"], "Value": value,
+                "Type": definition.objective["Type"], "MetricName": definition.objective["MetricName"], "Value": value,
             }
         return summary
 
+    def definition_of(self, training_job: Any) -> SearchDefinition:
+        return self.trials[training_job.training_job_name][0]
+
     def objective_value(self, training_job: Any) -> float | None:
+        name = self.definition_of(training_job).objective["MetricName"]
         for metric in training_job.final_metric_data_list or []:
-            if metric["MetricName"] == self.objective["MetricName"]:
+            if metric["MetricName"] == name:
                 return float(metric["Value"])
         return None
 
@@ -211,10 +268,12 @@ class TuningRun:
             "Pending": objectives.count("Pending"),
             "Failed": objectives.count("Failed"),
         }
-        scored = [(self.objective_value(j), j) for j in self.training_jobs if self.objective_value(j) is not None]
-        if scored:
-            pick = min if self.objective["Type"] == "Minimize" else max
-            _, best = pick(scored, key=lambda pair: pair[0])
+        best, best_value = None, None
+        for training_job in self.training_jobs:
+            value = self.objective_value(training_job)
+            if value is not None and (best is None or self.definition_of(training_job).better(value, best_value)):
+                best, best_value = training_job, value
+        if best is not None:
             self.job.best_training_job = self.summary(best)
         self.job.last_modified_time = utcnow()
 
@@ -255,7 +314,7 @@ class TuningRun:
             except queue.Empty:
                 continue
             running.discard(finished.training_job_name)
-            self.curves[finished.training_job_name] = metric_values(self.objective_regex, lines)
+            self.curves[finished.training_job_name] = metric_values(self.definition_of(finished).regex, lines)
             self.record(finished)
         self.refresh_counters()
         if self.stop_requested.is_set() and self.tuner.closing:
@@ -270,13 +329,14 @@ class TuningRun:
             self.job.hyper_parameter_tuning_job_status = "Completed"
 
     def launch(self, number: int) -> str:
+        search = self.definitions[(number - 1) % len(self.definitions)]
         if self.grid_points is not None:
             trial, tuned = None, next(self.grid_points)
         else:
-            trial = self.study.ask()
-            tuned = self.space.suggest(trial)
+            trial = search.study.ask()
+            tuned = search.space.suggest(trial)
         name = f"{self.job.hyper_parameter_tuning_job_name}-{number:03d}-{secrets.token_hex(4)}"
-        definition = self.definition
+        definition = search.request
         hyper_parameters = {**(definition.get("StaticHyperParameters") or {}), **tuned}
         request = {**definition, "TrainingJobName": name, "HyperParameters": hyper_parameters}
         if request.get("ResourceConfig") is None and request.get("HyperParameterTuningResourceConfig"):
@@ -284,7 +344,7 @@ class TuningRun:
         training_job = self.backend.create_training_job(
             request, tuning_job_name=self.job.hyper_parameter_tuning_job_name, start=False)
         training_job.tuning_job_arn = self.job.arn
-        self.trials[name] = (trial, tuned)
+        self.trials[name] = (search, trial, tuned)
         self.training_jobs.append(training_job)
         self.refresh_counters()
         self.tuner.training.submit(training_job, self.backend.region_name, self.backend.account_id,
@@ -301,27 +361,28 @@ class TuningRun:
         if not peers:
             return False
         median = statistics.median(peers)
-        return values[-1] > median if self.objective["Type"] == "Minimize" else values[-1] < median
+        return self.definitions[0].better(median, values[-1])
 
     def stop_early(self, running: set[str]) -> None:
         for name in running:
             job = moto_seam.training_job(self.backend, name)
             if job is None or job.training_job_status != "InProgress":
                 continue
-            values = metric_values(self.objective_regex, self.tuner.training.output_lines(self.backend.region_name, job.arn))
+            values = metric_values(self.definitions[0].regex,
+                                   self.tuner.training.output_lines(self.backend.region_name, job.arn))
             if self.worse_than_median(values):
                 log.info("tuning job %s: stopping %s early (objective %s at step %d)",
                          self.job.hyper_parameter_tuning_job_name, name, values[-1], len(values))
                 self.backend.stop_training_job(name)
 
     def record(self, training_job: Any) -> None:
-        trial, _ = self.trials[training_job.training_job_name]
+        search, trial, _ = self.trials[training_job.training_job_name]
         value = self.objective_value(training_job)
         if trial is not None:  # grid points are not an optuna study's trials
             if value is None:
-                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                search.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
-                self.study.tell(trial, value)
+                search.study.tell(trial, value)
         self.refresh_counters()
         training_job.tuning_summary = self.summary(training_job)
 

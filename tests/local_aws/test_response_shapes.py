@@ -14,7 +14,8 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 
 def shape_problems(shape: Shape, value: Any, path: str, describe: bool) -> list[str]:
-    """What in ``value`` AWS would not send: missing required members, empty optional members."""
+    """What in ``value`` AWS would not send: missing required members, empty optional members (a tuning job's
+    ``ParameterRanges`` keep their three lists, empty or not, as AWS reports them)."""
     problems = []
     if isinstance(shape, StructureShape) and isinstance(value, dict):
         for name in shape.required_members:
@@ -25,7 +26,8 @@ def shape_problems(shape: Shape, value: Any, path: str, describe: bool) -> list[
             if member is None or member.serialization.get("location"):
                 continue
             empty = (isinstance(member, StructureShape) and item == {}) or (
-                describe and isinstance(member, (ListShape, MapShape)) and len(item) == 0)
+                describe and shape.name != "ParameterRanges" and isinstance(member, (ListShape, MapShape))
+                and len(item) == 0)
             if empty and name not in shape.required_members:
                 problems.append(f"{path}.{name}: empty {member.type_name} AWS omits")
             problems.extend(shape_problems(member, item, f"{path}.{name}", describe))
@@ -189,3 +191,18 @@ def test_a_trial_that_crashes_ends_failed_with_a_reason(aws, training_request, w
 
     assert [trial["TrainingJobStatus"] for trial in trials] == ["Failed", "Failed"]
     assert all(trial.get("FailureReason") for trial in trials)
+
+
+def test_a_tuning_job_given_hyperparameter_tuning_resources_reports_them_as_its_resource_config(finished_sdk_tuning):
+    definition = finished_sdk_tuning["TrainingJobDefinition"]
+
+    assert definition["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
+    assert definition["HyperParameterTuningResourceConfig"]["AllocationStrategy"] == "Prioritized"
+
+
+def test_a_tuning_job_reports_its_empty_parameter_range_lists(finished_sdk_tuning):
+    ranges = finished_sdk_tuning["HyperParameterTuningJobConfig"]["ParameterRanges"]
+
+    assert ranges["IntegerParameterRanges"] == []
+    assert ranges["ContinuousParameterRanges"] == []
+    assert [entry["Name"] for entry in ranges["CategoricalParameterRanges"]] == ["batch_size"]

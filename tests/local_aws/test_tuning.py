@@ -151,3 +151,59 @@ def test_auto_early_stopping_stops_trials_worse_than_the_median(aws, tuning_requ
     assert trials["9.0"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] > 8
     assert described["TrainingJobStatusCounters"]["Stopped"] >= 1
     assert described["BestTrainingJob"]["TunedHyperParameters"] == {"learning_rate": "1.0"}
+
+
+def definitions_request(tuning_request, name: str) -> dict:
+    """Two TrainingJobDefinitions of one script, told apart by their fixed batch size, each with its own range."""
+    single = tuning_request(name, strategy="Random", max_jobs=4, parallel=2)
+    base = single.pop("TrainingJobDefinition")
+    config = single["HyperParameterTuningJobConfig"]
+    del config["ParameterRanges"], config["HyperParameterTuningJobObjective"]
+    objective = {"Type": "Minimize", "MetricName": "test:loss"}
+    single["TrainingJobDefinitions"] = [{
+        **base, "DefinitionName": f"batch-{batch}", "TuningObjective": objective,
+        "StaticHyperParameters": {**base["StaticHyperParameters"], "batch_size": batch},
+        "HyperParameterRanges": {"ContinuousParameterRanges": [
+            {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "1.0", "ScalingType": "Linear"}]},
+    } for batch in ("2", "8")]
+    return single
+
+
+def test_training_job_definitions_take_turns_and_the_best_is_chosen_over_all(aws, tuning_request, finished_tuning):
+    name = f"multi-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_hyper_parameter_tuning_job(**definitions_request(tuning_request, name))
+
+    described = finished_tuning(name)
+    trials = list_trials(aws, name)
+    best_value = described["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert sorted(t["TrainingJobDefinitionName"] for t in trials) == ["batch-2", "batch-2", "batch-8", "batch-8"]
+    assert best_value == min(t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials)
+    assert [d["DefinitionName"] for d in described["TrainingJobDefinitions"]] == ["batch-2", "batch-8"]
+
+
+def test_a_trial_of_a_definition_runs_with_that_definitions_static_hyperparameters(aws, tuning_request,
+                                                                                    finished_tuning):
+    name = f"multi-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_hyper_parameter_tuning_job(**definitions_request(tuning_request, name))
+    finished_tuning(name)
+
+    batch_sizes = {}
+    for trial in list_trials(aws, name):
+        job = aws("sagemaker").describe_training_job(TrainingJobName=trial["TrainingJobName"])
+        batch_sizes.setdefault(trial["TrainingJobDefinitionName"], set()).add(job["HyperParameters"]["batch_size"])
+
+    assert batch_sizes == {"batch-2": {"2"}, "batch-8": {"8"}}
+
+
+def test_early_stopping_with_several_definitions_is_refused(aws, tuning_request):
+    request = definitions_request(tuning_request, f"multi-{uuid.uuid4().hex[:8]}")
+    request["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto"
+
+    with pytest.raises(ClientError) as error:
+        aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert error.value.response["Error"]["Message"] == (
+        "Early stopping is available only when tuning a single training job definition.")

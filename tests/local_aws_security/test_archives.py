@@ -293,6 +293,19 @@ def test_tar_member_replacing_a_directory_is_refused(tmp_path):
     assert (tmp_path / "dest" / "model" / "weights.pt").is_file()
 
 
+def test_tar_root_directory_with_an_empty_name_is_the_destination_itself(tmp_path):
+    """The SageMaker Python SDK v2 repacks a model with ``arcname=os.path.sep``: its first member is ``""``."""
+    unpack_tar(tar_of(directory_member(""), file_member("model.json", b"{}")), tmp_path / "dest")
+
+    assert sorted(path.name for path in (tmp_path / "dest").iterdir()) == ["model.json"]
+
+
+def test_tar_file_with_an_empty_name_is_refused(tmp_path):
+    refused = refusal(lambda: unpack_tar(tar_of(file_member("")), tmp_path / "dest"))
+
+    assert str(refused) == "the archive has an empty name"
+
+
 def test_tar_later_member_of_the_same_name_replaces_the_file(tmp_path):
     unpack_tar(tar_of(file_member("./train.py", b"first"), file_member("train.py", b"second")), tmp_path / "dest")
 
