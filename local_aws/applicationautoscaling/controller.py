@@ -121,6 +121,10 @@ class TargetTrackingController:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def reset(self) -> None:
+        """Forget what it has seen of every target (moto's reset has removed the targets)."""
+        self._history.clear()
+
     def _run(self) -> None:
         tick_every = min(1.0, self.period / 2)
         while not self._stop.wait(timeout=tick_every):

@@ -396,6 +396,10 @@ class LambdaRuntime:
     def shutdown(self) -> None:
         """Stop every environment this runtime started."""
         self._closed.set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Stop every environment and forget provisioned pools; functions invoked afterwards start afresh."""
         with self._lock:
             envs = [env for group in self._idle.values() for env in group]
             for pool in self._provisioned.values():

@@ -380,6 +380,7 @@ class EndpointManager:
             self._background(f"delete-{endpoint.endpoint_name}", deployment.stop)
 
     def shutdown(self) -> None:
+        """Stop every endpoint's workers (new deployments are still taken: a reset uses this too)."""
         with self._lock:
             deployments = list(self._live.values())
             self._live.clear()
