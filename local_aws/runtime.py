@@ -133,7 +133,7 @@ class LocalRuntime:
             component.reset()
         self.tuning.reset()
         self.training.reset()
-        self.endpoints.shutdown()
+        self.endpoints.reset()
 
     def shutdown(self) -> None:
         """End the services' parts (the last registered first), then tuning, training, endpoints and children."""
