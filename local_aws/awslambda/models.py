@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,8 @@ class LocalLambdaBackend(LambdaBackend):
 
     def invoke_function(self, function_name: str, qualifier: str | None, payload: bytes, invocation_type: str,
                         client_context: str | None = None) -> InvokeResult | None:
-        """Invoke as the Invoke API does; returns None for Event and DryRun invocations."""
+        """Invoke as the Invoke API does; None for a DryRun. An Event invocation is queued and answered at once: its
+        result has the request id the run will log and an empty payload."""
         fn = self.get_function(function_name, qualifier)
         label = self._qualifier_label(function_name, qualifier)
         fn = self._route_alias(fn, label)
@@ -152,9 +154,11 @@ class LocalLambdaBackend(LambdaBackend):
         reserved = self._reserved(fn.function_name)
         slot_key = fn.function_name
         if invocation_type == "Event":
-            threading.Thread(target=self._invoke_event, args=(runtime, spec, payload, label, invoked_arn, slot_key),
+            request_id = str(uuid.uuid4())
+            threading.Thread(target=self._invoke_event,
+                             args=(runtime, spec, payload, label, invoked_arn, slot_key, request_id),
                              name=f"lambda-event-{fn.function_name}", daemon=True).start()
-            return None
+            return InvokeResult(request_id, b"", None, "", spec.version)
         try:
             self.limiter.acquire(slot_key, reserved, self._total_reserved())
         except Throttled as exc:
@@ -165,7 +169,7 @@ class LocalLambdaBackend(LambdaBackend):
             self.limiter.release(slot_key, reserved)
 
     def _invoke_event(self, runtime: LambdaRuntime, spec: FunctionSpec, payload: bytes, label: str,
-                      invoked_arn: str, slot_key: str) -> None:
+                      invoked_arn: str, slot_key: str, request_id: str) -> None:
         deadline = time.monotonic() + ASYNC_RETRY_SECONDS
         while True:
             reserved = self._reserved(spec.function_name)
@@ -179,7 +183,7 @@ class LocalLambdaBackend(LambdaBackend):
                     return
                 time.sleep(0.2)
         try:
-            runtime.invoke(spec, payload, label, invoked_arn)
+            runtime.invoke(spec, payload, label, invoked_arn, request_id=request_id)
         except Exception:
             logger.exception("Asynchronous invocation of %s failed", spec.function_name)
         finally:

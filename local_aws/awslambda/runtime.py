@@ -122,9 +122,10 @@ class LambdaRuntime:
 
     # -- invocation -------------------------------------------------------------------------------------------
     def invoke(self, spec: FunctionSpec, payload: bytes, qualifier: str, invoked_arn: str,
-               client_context: str | None = None) -> InvokeResult:
-        """Run one invocation to its end (the caller has already taken a concurrency slot)."""
-        request_id = str(uuid.uuid4())
+               client_context: str | None = None, request_id: str | None = None) -> InvokeResult:
+        """Run one invocation to its end (the caller has already taken a concurrency slot); ``request_id`` is the
+        one already answered for an Event invocation."""
+        request_id = request_id or str(uuid.uuid4())
         env, pool, init_lines, init_error = self._acquire_environment(spec, qualifier)
         cold = env is not None and env.invocations == 0 and pool is None
         lines: list[tuple[int, str]] = []
