@@ -394,6 +394,11 @@ class LambdaRuntime:
             for env in stale:
                 env.stop()
 
+    @property
+    def closed(self) -> threading.Event:
+        """Set once the runtime has shut down (work waiting to run again stops waiting)."""
+        return self._closed
+
     def shutdown(self) -> None:
         """Stop every environment this runtime started."""
         self._closed.set()
