@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 import types
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -225,10 +226,102 @@ def restore_backend(service: str, account_id: str, region: str, backend: BaseBac
 
 
 def load_aws_managed_policies(enabled: bool = True) -> None:
-    """Have IAM backends created from now on hold AWS managed policies (AmazonSageMakerFullAccess, ...)."""
+    """Have IAM backends created from now on hold AWS managed policies (AmazonSageMakerFullAccess, ...).
+
+    moto parses its 1,582 policies and builds them afresh for every IAM backend it creates, six per account and
+    again on every ``/moto-api/reset`` (about 3 s). Here they are parsed once per process and partition, and
+    an IAM backend gets its own copies (its attachment counts are its own) only when it first reads them.
+    """
     from moto.core.models import default_user_config
 
     default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = enabled
+    _share_aws_managed_policies()
+
+
+class _PendingAWSPolicies:
+    """An IAM backend's AWS managed policies, not copied in yet (picklable: a saved backend copies them later)."""
+
+
+_AWS_POLICY_PROTOTYPES: dict[str, list[Any]] = {}
+_aws_policies_lock = threading.RLock()
+
+
+def _aws_policy_prototypes(partition: str) -> list[Any]:
+    """AWS managed policies of ``partition``, parsed from moto's data once per process."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    with _aws_policies_lock:
+        if partition not in _AWS_POLICY_PROTOTYPES:
+            data = json.loads(aws_managed_policies_data)
+            _AWS_POLICY_PROTOTYPES[partition] = [AWSManagedPolicy.from_data(name, ACCOUNT_ID, partition, policy)
+                                                 for name, policy in data.items()]
+        return _AWS_POLICY_PROTOTYPES[partition]
+
+
+def _aws_policy_copy(prototype: Any, account_id: str) -> Any:
+    """One account's copy of an AWS managed policy: its own attachment count, tags and versions."""
+    from moto.iam.models import PolicyVersion
+
+    policy = object.__new__(type(prototype))
+    fields = dict(prototype.__dict__)
+    fields.update(account_id=account_id, tags={})
+    versions = []
+    for prototype_version in prototype.versions:
+        version = object.__new__(PolicyVersion)
+        version.__dict__.update(prototype_version.__dict__)
+        versions.append(version)
+    fields["versions"] = versions
+    policy.__dict__ = fields
+    return policy
+
+
+def _copy_in_aws_policies(backend: IAMBackend) -> None:
+    """Give ``backend`` its copies of the AWS managed policies if it has not got them yet."""
+    fields = backend.__dict__
+    for name in ("aws_managed_policies", "managed_policies"):  # a backend pickled before policies were shared
+        if name in fields:
+            fields[f"_shared_{name}"] = fields.pop(name)
+    if not isinstance(fields.get("_shared_aws_managed_policies"), _PendingAWSPolicies):
+        return
+    with _aws_policies_lock:
+        if not isinstance(fields.get("_shared_aws_managed_policies"), _PendingAWSPolicies):
+            return
+        policies = [_aws_policy_copy(prototype, backend.account_id)
+                    for prototype in _aws_policy_prototypes(get_partition(backend.region_name))]
+        fields["_shared_managed_policies"] = {policy.arn: policy for policy in policies}
+        fields["_shared_aws_managed_policies"] = policies
+
+
+def _policies_attribute(name: str) -> property:
+    def read(backend: IAMBackend) -> Any:
+        _copy_in_aws_policies(backend)
+        return backend.__dict__[f"_shared_{name}"]
+
+    def write(backend: IAMBackend, value: Any) -> None:
+        backend.__dict__[f"_shared_{name}"] = value
+
+    return property(read, write)
+
+
+def _share_aws_managed_policies() -> None:
+    """Replace moto's per-backend loading of AWS managed policies by shared parsing and copies on first read."""
+    if getattr(IAMBackend, "_aws_policies_shared", False):
+        return
+    from moto.settings import load_iam_aws_managed_policies
+
+    def init_aws_policies(backend: IAMBackend) -> Any:
+        return _PendingAWSPolicies() if load_iam_aws_managed_policies() else []
+
+    def init_managed_policies(backend: IAMBackend) -> Any:
+        pending = backend.__dict__.get("_shared_aws_managed_policies")
+        return _PendingAWSPolicies() if isinstance(pending, _PendingAWSPolicies) else {}
+
+    IAMBackend._init_aws_policies = init_aws_policies
+    IAMBackend._init_managed_policies = init_managed_policies
+    IAMBackend.aws_managed_policies = _policies_attribute("aws_managed_policies")
+    IAMBackend.managed_policies = _policies_attribute("managed_policies")
+    IAMBackend._aws_policies_shared = True
 
 
 def dispatcher_app() -> DomainDispatcherApplication:

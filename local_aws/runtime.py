@@ -34,9 +34,11 @@ def default_max_concurrent_jobs() -> int:
 
 
 class Component(Protocol):
-    """A live part a service starts on top of the runtime; ended with it."""
+    """A live part a service starts on top of the runtime; ended with it, emptied by a reset."""
 
     def shutdown(self) -> None: ...
+
+    def reset(self) -> None: ...
 
 
 DEFAULT_ACCESS_KEY_ID = "testing"
@@ -123,6 +125,15 @@ class LocalRuntime:
         self.config.endpoint_url = url
         self.training.endpoint_url = url
         self.endpoints.endpoint_url = url
+
+    def reset(self) -> None:
+        """End all live work before moto's ``/moto-api/reset`` forgets its records: the services' parts (Lambda
+        workers...), tuning searches, training jobs, serving workers. Everything stays ready for new work."""
+        for component in reversed(list(self.components.values())):
+            component.reset()
+        self.tuning.reset()
+        self.training.reset()
+        self.endpoints.reset()
 
     def shutdown(self) -> None:
         """End the services' parts (the last registered first), then tuning, training, endpoints and children."""

@@ -125,7 +125,7 @@ class LocalAWSServer:
         # After authentication (a request AWS cannot authenticate is refused as such, valid or not).
         self.gateway.add_filter(RequestValidation())
         # After every extension's filters, so that it sees the principal the authentication filter verified.
-        self.gateway.add_filter(MotoApiAccess(self.config.security))
+        self.gateway.add_filter(MotoApiAccess(self.config.security, self.runtime))
         self.state.load()
         self._server = make_server(self.host, self.port, self.gateway, threaded=True,
                                    request_handler=QuietRequestHandler)

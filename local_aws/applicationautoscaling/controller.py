@@ -44,6 +44,9 @@ class VariantScaler(Protocol):
     def scale(self, account_id: str, region: str, endpoint: str, variant: str, desired: int) -> None:
         """Set the variant's desired instance count."""
 
+    def restored_count(self, account_id: str, region: str, endpoint: str, variant: str) -> tuple[int, int] | None:
+        """After a restart: (count the variant comes back with, its config's initial count), or None."""
+
     def metric_sum(self, account_id: str, region: str, namespace: str, metric: str, dimensions: list[dict],
                    start: float, end: float) -> float | None:
         """Sum of the metric over [start, end) in epoch seconds, None without data."""
@@ -67,6 +70,22 @@ class SageMakerVariants:
     def scale(self, account_id: str, region: str, endpoint: str, variant: str, desired: int) -> None:
         sagemaker_backend(region, account_id).update_endpoint_weights_and_capacities(
             endpoint, [{"VariantName": variant, "DesiredInstanceCount": desired}])
+
+    def restored_count(self, account_id: str, region: str, endpoint: str, variant: str) -> tuple[int, int] | None:
+        """After a restart: the instance count the variant is brought back to (its desired count when the runtime
+        stopped) and its config's initial count; None for a variant that is not coming back."""
+        backend = sagemaker_backend(region, account_id)
+        found = moto_seam.sagemaker_endpoint(backend, endpoint)
+        if found is None or found.endpoint_status == "Failed":
+            return None
+        config = moto_seam.endpoint_config(backend, found.endpoint_config_name)
+        initial = next((int(v.get("InitialInstanceCount", 1)) for v in (config.production_variants if config else [])
+                        if v["VariantName"] == variant), None)
+        for production_variant in found.production_variants or []:
+            if production_variant["VariantName"] == variant:
+                count = production_variant.get("DesiredInstanceCount", production_variant.get("CurrentInstanceCount"))
+                return (int(count), initial) if count is not None and initial is not None else None
+        return None
 
     def metric_sum(self, account_id: str, region: str, namespace: str, metric: str, dimensions: list[dict],
                    start: float, end: float) -> float | None:
@@ -120,6 +139,39 @@ class TargetTrackingController:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        """Forget what it has seen of every target (moto's reset has removed the targets)."""
+        self._history.clear()
+
+    def restore_after_restart(self) -> None:
+        """After a restart: activities the stop cut short end Failed, and a variant brought back to a count other
+        than its config's initial one (autoscaling set it) gets a scaling activity, Successful once it serves."""
+        now = self._clock()
+        for account_id, region, backend in self._backends():
+            with backend.lock:
+                for activity in backend.activities:
+                    if activity.status_code == "InProgress":
+                        activity.status_code = "Failed"
+                        target_count = activity.description.rsplit(" ", 1)[-1].rstrip(".")
+                        activity.status_message = (f"Failed to set desired instance count to {target_count}. Reason: "
+                                                   "the local runtime stopped before the change was fulfilled.")
+                        activity.end_time = _utc(now)
+                targets = [t for t in moto_seam.scalable_targets(backend) if t.service_namespace == "sagemaker"]
+            for target in targets:
+                match = SAGEMAKER_RESOURCE.match(target.resource_id)
+                counts = match and self.scaler.restored_count(account_id, region, match["endpoint"], match["variant"])
+                if not counts or counts[0] == counts[1]:
+                    continue
+                history = self._history.setdefault((account_id, region, target.resource_id, target.scalable_dimension),
+                                                   _History())
+                history.pending = backend.record_activity(ScalingActivity(
+                    service_namespace=target.service_namespace, resource_id=target.resource_id,
+                    scalable_dimension=target.scalable_dimension,
+                    description=f"Setting desired instance count to {counts[0]}.",
+                    cause="the local runtime restarted: restoring the instance count set before it stopped",
+                    start_time=_utc(now)))
+                history.desired = counts[0]
 
     def _run(self) -> None:
         tick_every = min(1.0, self.period / 2)

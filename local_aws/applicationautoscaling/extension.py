@@ -21,6 +21,7 @@ class AutoScalingExtension:
     def resume(self, server: ServerContext) -> None:
         controller = TargetTrackingController(server.config.metric_period_seconds)
         server.runtime.register(TARGET_TRACKING, controller)
+        controller.restore_after_restart()
         controller.start()
 
     def uninstall(self, server: ServerContext) -> None:

@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ from local_aws.moto_seam import LambdaInvalidParameterValue as InvalidParameterV
 logger = logging.getLogger(__name__)
 
 ASYNC_RETRY_SECONDS = 600.0
+# Asynchronous invocation that returns an error: Lambda runs it again up to twice (MaximumRetryAttempts, default 2),
+# one minute after the first attempt and two minutes after the second; an event older than MaximumEventAgeInSeconds
+# (default six hours) is dropped.
+ASYNC_ERROR_RETRY_DELAYS = (60.0, 120.0)
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
+DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 21600
 MAX_SYNC_PAYLOAD_BYTES = 6291456
 MAX_ASYNC_PAYLOAD_BYTES = 262144
 _LOG_LOCK = threading.Lock()
@@ -137,7 +144,8 @@ class LocalLambdaBackend(LambdaBackend):
 
     def invoke_function(self, function_name: str, qualifier: str | None, payload: bytes, invocation_type: str,
                         client_context: str | None = None) -> InvokeResult | None:
-        """Invoke as the Invoke API does; returns None for Event and DryRun invocations."""
+        """Invoke as the Invoke API does; None for a DryRun. An Event invocation is queued and answered at once: its
+        result has the request id the run will log and an empty payload."""
         fn = self.get_function(function_name, qualifier)
         label = self._qualifier_label(function_name, qualifier)
         fn = self._route_alias(fn, label)
@@ -152,9 +160,11 @@ class LocalLambdaBackend(LambdaBackend):
         reserved = self._reserved(fn.function_name)
         slot_key = fn.function_name
         if invocation_type == "Event":
-            threading.Thread(target=self._invoke_event, args=(runtime, spec, payload, label, invoked_arn, slot_key),
+            request_id = str(uuid.uuid4())
+            threading.Thread(target=self._invoke_event,
+                             args=(runtime, spec, payload, label, invoked_arn, slot_key, request_id),
                              name=f"lambda-event-{fn.function_name}", daemon=True).start()
-            return None
+            return InvokeResult(request_id, b"", None, "", spec.version)
         try:
             self.limiter.acquire(slot_key, reserved, self._total_reserved())
         except Throttled as exc:
@@ -165,7 +175,42 @@ class LocalLambdaBackend(LambdaBackend):
             self.limiter.release(slot_key, reserved)
 
     def _invoke_event(self, runtime: LambdaRuntime, spec: FunctionSpec, payload: bytes, label: str,
-                      invoked_arn: str, slot_key: str) -> None:
+                      invoked_arn: str, slot_key: str, request_id: str) -> None:
+        """Run an accepted Event invocation; one that returns an error is run again, as Lambda retries it (same
+        request id), until its retry attempts or its maximum age are used up, or the function is gone."""
+        accepted = time.monotonic()
+        retries, maximum_age = self._async_limits(spec.function_name)
+        for attempt in range(retries + 1):
+            if attempt:
+                delay = ASYNC_ERROR_RETRY_DELAYS[min(attempt, len(ASYNC_ERROR_RETRY_DELAYS)) - 1]
+                if time.monotonic() - accepted + delay > maximum_age or runtime.closed.wait(delay):
+                    return
+                if not self._still_exists(spec.function_name):
+                    return
+            if self._run_event_once(runtime, spec, payload, label, invoked_arn, slot_key, request_id):
+                return
+        logger.warning("Asynchronous invocation %s of %s failed after %s attempt(s)", request_id, spec.function_name,
+                       retries + 1)
+
+    def _async_limits(self, function_name: str) -> tuple[int, float]:
+        """(MaximumRetryAttempts, MaximumEventAgeInSeconds) of the function's event invoke config, else AWS's."""
+        try:
+            config = self.get_function_event_invoke_config(function_name)
+        except Exception:  # no config: AWS's defaults
+            config = {}
+        return (int(config.get("MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS)),
+                float(config.get("MaximumEventAgeInSeconds", DEFAULT_MAXIMUM_EVENT_AGE_SECONDS)))
+
+    def _still_exists(self, function_name: str) -> bool:
+        try:
+            self.get_function(function_name)
+        except Exception:  # deleted, or forgotten by a reset
+            return False
+        return True
+
+    def _run_event_once(self, runtime: LambdaRuntime, spec: FunctionSpec, payload: bytes, label: str,
+                        invoked_arn: str, slot_key: str, request_id: str) -> bool:
+        """One attempt, once a concurrency slot is free: True when it is done with (ran without error, or dropped)."""
         deadline = time.monotonic() + ASYNC_RETRY_SECONDS
         while True:
             reserved = self._reserved(spec.function_name)
@@ -176,12 +221,13 @@ class LocalLambdaBackend(LambdaBackend):
                 if time.monotonic() > deadline:
                     logger.warning("Dropped an asynchronous invocation of %s: throttled for %.0f s",
                                    spec.function_name, ASYNC_RETRY_SECONDS)
-                    return
+                    return True
                 time.sleep(0.2)
         try:
-            runtime.invoke(spec, payload, label, invoked_arn)
+            return runtime.invoke(spec, payload, label, invoked_arn, request_id=request_id).function_error is None
         except Exception:
             logger.exception("Asynchronous invocation of %s failed", spec.function_name)
+            return True
         finally:
             self.limiter.release(slot_key, reserved)
 

@@ -33,7 +33,12 @@ class LocalLambdaResponse(LambdaResponse):
                 error = ValidationException(message)
                 headers = {"content-type": "application/json", "x-amzn-ErrorType": error.error_type}
                 return error.code, headers, error.description
-        return super().call_action()
+        self.invocation_request_id: str | None = None
+        status, headers, body = super().call_action()
+        if self.invocation_request_id is not None:  # the invocation's own id, not the one moto makes up
+            headers.pop("x-amzn-RequestId", None)
+            headers["x-amzn-requestid"] = self.invocation_request_id
+        return status, headers, body
 
     def invoke(self) -> TYPE_RESPONSE:
         function_name = unquote(self.path.rsplit("/", 2)[-2])
@@ -42,12 +47,12 @@ class LocalLambdaResponse(LambdaResponse):
         body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
         result = self.backend.invoke_function(function_name, qualifier, body, invocation_type,
                                               self.headers.get("X-Amz-Client-Context"))
-        if invocation_type == "Event":
-            return 202, {"status": 202}, ""
         if invocation_type == "DryRun":
             return 204, {"status": 204}, ""
-        headers: dict[str, Any] = {"content-type": "application/json", "X-Amz-Executed-Version": result.executed_version,
-                                   "x-amzn-RequestId": result.request_id}
+        self.invocation_request_id = result.request_id  # the id the run logs under (START/END/REPORT lines)
+        if invocation_type == "Event":  # accepted: no payload
+            return 202, {"status": 202}, ""
+        headers: dict[str, Any] = {"content-type": "application/json", "X-Amz-Executed-Version": result.executed_version}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         if self.headers.get("X-Amz-Log-Type") == "Tail":

@@ -122,9 +122,10 @@ class LambdaRuntime:
 
     # -- invocation -------------------------------------------------------------------------------------------
     def invoke(self, spec: FunctionSpec, payload: bytes, qualifier: str, invoked_arn: str,
-               client_context: str | None = None) -> InvokeResult:
-        """Run one invocation to its end (the caller has already taken a concurrency slot)."""
-        request_id = str(uuid.uuid4())
+               client_context: str | None = None, request_id: str | None = None) -> InvokeResult:
+        """Run one invocation to its end (the caller has already taken a concurrency slot); ``request_id`` is the
+        one already answered for an Event invocation."""
+        request_id = request_id or str(uuid.uuid4())
         env, pool, init_lines, init_error = self._acquire_environment(spec, qualifier)
         cold = env is not None and env.invocations == 0 and pool is None
         lines: list[tuple[int, str]] = []
@@ -393,9 +394,18 @@ class LambdaRuntime:
             for env in stale:
                 env.stop()
 
+    @property
+    def closed(self) -> threading.Event:
+        """Set once the runtime has shut down (work waiting to run again stops waiting)."""
+        return self._closed
+
     def shutdown(self) -> None:
         """Stop every environment this runtime started."""
         self._closed.set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Stop every environment and forget provisioned pools; functions invoked afterwards start afresh."""
         with self._lock:
             envs = [env for group in self._idle.values() for env in group]
             for pool in self._provisioned.values():

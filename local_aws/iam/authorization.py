@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from local_aws import moto_seam
 from local_aws.aws_errors import REST_JSON, access_denied, request_protocol
 from local_aws.iam.action_catalog import Authorization, OperationCall, RecordLookup, UnmappedOperation, authorizations
+from local_aws.iam.assume_role_target import missing_role_message
 from local_aws.iam.identities import Identity, resolve_identity
 from local_aws.iam.judgement import Verdict, judge
 from local_aws.iam.judgement_log import JudgementLog
@@ -73,7 +74,7 @@ class Authorizer:
         """moto's hook: None to let the call run, or the error to answer with."""
         identity = signer_identity(parts.environ, parts.headers, _query_string(parts.environ))
         if identity is None:
-            return None
+            return self._administrator_refusal(parts)
         call = OperationCall(parts.service, parts.operation, parts.params, parts.region, parts.account_id,
                              parts.method, parts.query, parts.bucket, parts.key, parts.headers)
         denial = self._judge(identity, call, parts.environ)
@@ -84,6 +85,19 @@ class Authorizer:
         response = access_denied(protocol, denial, service=parts.service)
         return moto_seam.AuthorizationDenial(response.status_code, dict(response.headers), response.get_data(),
                                              "AccessDenied", denial)
+
+    def _administrator_refusal(self, parts: moto_seam.MotoCallParts) -> moto_seam.AuthorizationDenial | None:
+        """The administrator is not judged, but what AWS refuses before judging still is (a missing AssumeRole
+        target)."""
+        principal = parts.environ.get(PRINCIPAL_ENVIRON_KEY)
+        caller = getattr(principal, "arn", None) or f"arn:aws:iam::{parts.account_id}:root"
+        message = missing_role_message(caller, parts.service, parts.operation, parts.params)
+        if message is None:
+            return None
+        response = access_denied(request_protocol(parts.service, parts.environ.get("PATH_INFO", ""), parts.headers,
+                                                  _query_string(parts.environ)), message, service=parts.service)
+        return moto_seam.AuthorizationDenial(response.status_code, dict(response.headers), response.get_data(),
+                                             "AccessDenied", message)
 
     def judge_route(self, environ: dict[str, Any], headers: Any, service: str, operation: str,
                     params: dict[str, Any], region: str, account_id: str) -> Response | None:

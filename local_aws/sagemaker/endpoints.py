@@ -231,6 +231,8 @@ class EndpointManager:
         self.pass_env = pass_env
         self._lock = threading.Lock()
         self._live: dict[tuple[str, str, str], Deployment] = {}
+        # Set once the runtime stops: a deployment cut short by it leaves the record as saved (a restart resumes it).
+        self.closing = False
         # Judges what SageMaker does with a model's role (set by the runtime once IAM enforcement is installed).
         self.service_access: ServiceAccess | None = None
 
@@ -248,8 +250,11 @@ class EndpointManager:
     def _background(self, name: str, target: Any, *args: Any) -> None:
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
-    def deploy(self, backend: Any, endpoint: Any, config: Any) -> None:
-        self._background(f"deploy-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, None)
+    def deploy(self, backend: Any, endpoint: Any, config: Any, instance_counts: dict[str, int] | None = None) -> None:
+        """Bring ``config`` up for ``endpoint``; ``instance_counts`` (by variant) instead of the config's initial
+        counts when a restart restores what the endpoint had."""
+        self._background(f"deploy-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, None,
+                         instance_counts)
 
     def update(self, backend: Any, endpoint: Any, config: Any) -> None:
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
@@ -257,20 +262,25 @@ class EndpointManager:
             previous = self._live.get(key)
         self._background(f"update-{endpoint.endpoint_name}", self._deploy, backend, endpoint, config, previous)
 
-    def _deploy(self, backend: Any, endpoint: Any, config: Any, previous: Deployment | None) -> None:
+    def _deploy(self, backend: Any, endpoint: Any, config: Any, previous: Deployment | None,
+                instance_counts: dict[str, int] | None = None) -> None:
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         try:
-            deployment = self._bring_up(backend, endpoint, config)
+            deployment = self._bring_up(backend, endpoint, config, instance_counts or {})
         except Exception as error:
+            if self.closing:
+                log.info("endpoint %s: deployment cut short by the runtime stopping", endpoint.endpoint_name)
+                return
             reason = str(error) if isinstance(error, DeploymentFailed) else f"{type(error).__name__}: {error}"
             log.warning("endpoint %s failed: %s", endpoint.endpoint_name, reason)
             endpoint.failure_reason = reason
+            endpoint.pending_deployment_summary = None
             endpoint.last_modified_time = utcnow()
             endpoint.endpoint_status = "InService" if previous is not None else "Failed"
             return
         with self._lock:
-            if moto_seam.sagemaker_endpoint(backend, endpoint.endpoint_name) is not endpoint:
-                deployment.stop()  # deleted while it was starting
+            if self.closing or moto_seam.sagemaker_endpoint(backend, endpoint.endpoint_name) is not endpoint:
+                deployment.stop()  # deleted while it was starting, or the runtime is stopping
                 return
             self._live[key] = deployment
         endpoint.endpoint_config_name = config.endpoint_config_name
@@ -285,12 +295,13 @@ class EndpointManager:
             for pool in deployment.pools.values()
         ]
         endpoint.failure_reason = None
+        endpoint.pending_deployment_summary = None
         endpoint.last_modified_time = utcnow()
         endpoint.endpoint_status = "InService"
         if previous is not None:
             previous.stop()
 
-    def _bring_up(self, backend: Any, endpoint: Any, config: Any) -> Deployment:
+    def _bring_up(self, backend: Any, endpoint: Any, config: Any, instance_counts: dict[str, int]) -> Deployment:
         s3 = S3Objects(backend.account_id)
         root = self.endpoints_dir / derived_name(endpoint.arn) / secrets.token_hex(8)
         pools: dict[str, VariantPool] = {}
@@ -314,7 +325,7 @@ class EndpointManager:
                 pool = VariantPool(self, endpoint.endpoint_name, backend.region_name, backend.account_id,
                                    variant, model_dir, environment, role_arn)
                 pools[pool.name] = pool
-                pool.start_workers(int(variant.get("InitialInstanceCount", 1)))
+                pool.start_workers(int(instance_counts.get(pool.name) or variant.get("InitialInstanceCount", 1)))
         except BaseException:
             for pool in pools.values():
                 pool.stop_workers()
@@ -380,6 +391,12 @@ class EndpointManager:
             self._background(f"delete-{endpoint.endpoint_name}", deployment.stop)
 
     def shutdown(self) -> None:
+        """Stop every endpoint's workers as the runtime stops; deployments under way no longer change records."""
+        self.closing = True
+        self.reset()
+
+    def reset(self) -> None:
+        """Stop every endpoint's workers; new deployments are taken afterwards."""
         with self._lock:
             deployments = list(self._live.values())
             self._live.clear()
@@ -426,6 +443,34 @@ class EndpointManager:
             moto_seam.put_metric_data(region, NAMESPACE, data, account_id)
         except Exception:
             log.exception("could not publish metrics for endpoint %s", endpoint_name)
+
+
+def restart_endpoint(manager: EndpointManager, backend: Any, endpoint: Any) -> None:
+    """Start a saved endpoint's workers again after a restart, as it was when the runtime stopped.
+
+    An UpdateEndpoint that was in flight resumes: its new config comes up (the old one is not running either), and
+    if it cannot, the endpoint ends Failed with the reason. Otherwise the endpoint's config comes up with the
+    instance counts it had (those autoscaling set, not the config's initial ones), a scaling change in flight
+    with its desired counts.
+    """
+    pending = getattr(endpoint, "pending_deployment_summary", None)
+    resuming_update = endpoint.endpoint_status == "Updating" and bool(pending)
+    if resuming_update:
+        config_name, instance_counts = pending["EndpointConfigName"], None
+    else:
+        config_name = endpoint.endpoint_config_name
+        instance_counts = {variant["VariantName"]: int(count) for variant in endpoint.production_variants or []
+                           if (count := variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount")))}
+    config = moto_seam.endpoint_config(backend, config_name)
+    endpoint.last_modified_time = utcnow()
+    if config is None:
+        endpoint.failure_reason = (f"Could not find endpoint configuration \"{config_name}\" when the local runtime "
+                                   "restarted the endpoint.")
+        endpoint.pending_deployment_summary = None
+        endpoint.endpoint_status = "Failed"
+        return
+    endpoint.endpoint_status = "Updating" if resuming_update else "Creating"
+    manager.deploy(backend, endpoint, config, instance_counts)
 
 
 def _extract(archive: bytes, target: Path, source: str) -> None:

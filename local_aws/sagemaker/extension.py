@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from local_aws import moto_seam
 from local_aws.extension import ServerContext
+from local_aws.sagemaker.endpoints import restart_endpoint
 from local_aws.sagemaker.models import LocalSageMakerBackend
 from local_aws.sagemaker.responses import LocalSageMakerResponse
 from local_aws.sagemaker_runtime.responses import InvokeEndpointHandler
@@ -22,11 +23,8 @@ class SageMakerExtension:
         for _, _, backend in moto_seam.backends_of("sagemaker"):
             fail_interrupted_jobs(backend)
             for endpoint in moto_seam.sagemaker_endpoints(backend):
-                config = moto_seam.endpoint_config(backend, endpoint.endpoint_config_name)
-                if config is None or endpoint.endpoint_status == "Failed":
-                    continue
-                endpoint.endpoint_status = "Creating"
-                server.runtime.endpoints.deploy(backend, endpoint, config)
+                if endpoint.endpoint_status != "Failed":
+                    restart_endpoint(server.runtime.endpoints, backend, endpoint)
 
     def uninstall(self, server: ServerContext) -> None:
         """Nothing to stop: training, tuning and endpoints are shut down with the server's runtime."""

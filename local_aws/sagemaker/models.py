@@ -176,21 +176,19 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
     def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
         endpoint = self.get_endpoint(endpoint_name)
         config = self.get_endpoint_config(endpoint_config_name)
-        if endpoint.endpoint_status != "InService":
-            raise ValidationException(
-                f'Cannot update in-progress endpoint "{endpoint.arn}".' if endpoint.endpoint_status in ("Creating", "Updating")
-                else f'Cannot update endpoint "{endpoint.arn}" in status {endpoint.endpoint_status}.'
-            )
+        _require_updatable(endpoint)
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = utcnow()
+        # As DescribeEndpoint shows it while the update runs; also what a restart resumes.
+        endpoint.pending_deployment_summary = {"EndpointConfigName": config.endpoint_config_name,
+                                               "StartTime": endpoint.last_modified_time}
         self.live.endpoints.update(self, endpoint, config)
         return endpoint.arn
 
     def update_endpoint_weights_and_capacities(self, endpoint_name: str,
                                                desired_weights_and_capacities: list[dict[str, Any]]) -> str:
         endpoint = self.get_endpoint(endpoint_name)
-        if endpoint.endpoint_status != "InService":
-            raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        _require_updatable(endpoint)
         counts = {d["VariantName"]: d.get("DesiredInstanceCount") for d in desired_weights_and_capacities}
         previous = {v["VariantName"]: v.get("CurrentInstanceCount") for v in endpoint.production_variants}
         arn = super().update_endpoint_weights_and_capacities(endpoint_name, desired_weights_and_capacities)
@@ -214,3 +212,11 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         super().delete_endpoint(endpoint_name)
         self.live.endpoints.remove(self, endpoint)
 
+
+def _require_updatable(endpoint: Any) -> None:
+    """SageMaker's refusal to update an endpoint that is not InService: a failed one can only be deleted."""
+    if endpoint.endpoint_status == "InService":
+        return
+    if endpoint.endpoint_status == "Failed":
+        raise ValidationException(f'Cannot update failed endpoint "{endpoint.arn}".')
+    raise ValidationException(f'Cannot update in-progress endpoint "{endpoint.arn}".')

@@ -253,6 +253,17 @@ class TrainingScheduler:
 
     def shutdown(self, timeout: float = 15.0) -> None:
         self.closing = True
+        self._end_runners(timeout)
+
+    def reset(self, timeout: float = 15.0) -> None:
+        """End every job now, as a shutdown does (no upload), and take new jobs again afterwards."""
+        self.closing = True
+        try:
+            self._end_runners(timeout)
+        finally:
+            self.closing = False
+
+    def _end_runners(self, timeout: float) -> None:
         with self._lock:
             runners = list(self._runners.values())
         for runner in runners:

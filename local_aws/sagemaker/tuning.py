@@ -25,6 +25,7 @@ import queue
 import secrets
 import statistics
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -429,9 +430,23 @@ class Tuner:
 
     def shutdown(self, timeout: float = 15.0) -> None:
         self.closing = True
+        self._end_runs(timeout)
+
+    def reset(self, timeout: float = 15.0) -> None:
+        """End every search now and forget the finished ones; new tuning jobs start afterwards."""
+        self.closing = True
+        try:
+            self._end_runs(timeout)
+        finally:
+            with self._lock:
+                self._finished.clear()
+            self.closing = False
+
+    def _end_runs(self, timeout: float) -> None:
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:
             run.stop_requested.set()
+        deadline = time.monotonic() + timeout
         for run in runs:
-            run.thread.join(timeout=timeout)
+            run.thread.join(timeout=max(0.1, deadline - time.monotonic()))

@@ -136,6 +136,25 @@ def test_a_model_that_cannot_load_fails_the_endpoint_with_the_reason(aws, bucket
     assert "FileNotFoundError: model.pth is missing" in described["FailureReason"]
 
 
+def test_updating_a_failed_endpoint_is_refused_as_sagemaker_refuses_it(aws, bucket, tar_gz_bytes, endpoint_config,
+                                                                      in_service, sagemaker_role, model_name):
+    sagemaker = aws("sagemaker")
+    aws("s3").put_object(Bucket=bucket, Key="models/unloadable/model.tar.gz", Body=tar_gz_bytes({
+        "code/inference.py": b"def model_fn(model_dir):\n    raise RuntimeError('no weights')\n"}))
+    sagemaker.create_model(ModelName=f"unloadable-{bucket}", ExecutionRoleArn=sagemaker_role,
+                           PrimaryContainer={"Image": "x", "ModelDataUrl": f"s3://{bucket}/models/unloadable/model.tar.gz"})
+    name = f"failed-{uuid.uuid4().hex[:8]}"
+    arn = sagemaker.create_endpoint(EndpointName=name,
+                                    EndpointConfigName=endpoint_config(f"unloadable-{bucket}"))["EndpointArn"]
+    assert in_service(name)["EndpointStatus"] == "Failed"
+
+    with pytest.raises(ClientError) as refused:
+        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=endpoint_config(model_name))
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == f'Cannot update failed endpoint "{arn}".'
+
+
 def test_more_instances_mean_more_serving_workers(aws, endpoint, in_service, wait_until):
     in_service(endpoint)
     aws("sagemaker").update_endpoint_weights_and_capacities(

@@ -168,6 +168,28 @@ def test_assume_role_needs_the_target_roles_trust(aws, attacker):
         f"User: {attacker['arn']} is not authorized to perform: sts:AssumeRole on resource: {target}")
 
 
+def test_assume_role_of_a_missing_role_is_refused_to_a_session_its_policy_allows(aws, attacker):
+    missing = f"arn:aws:iam::{ACCOUNT}:role/missing-{uuid.uuid4().hex[:6]}"
+
+    with pytest.raises(ClientError) as error:
+        aws("sts", attacker["credentials"]).assume_role(RoleArn=missing, RoleSessionName="nowhere")
+
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+    assert error.value.response["Error"]["Message"] == (
+        f"User: {attacker['arn']} is not authorized to perform: sts:AssumeRole on resource: {missing}")
+
+
+def test_assume_role_of_a_missing_role_is_refused_to_the_administrator(aws):
+    missing = f"arn:aws:iam::{ACCOUNT}:role/missing-{uuid.uuid4().hex[:6]}"
+
+    with pytest.raises(ClientError) as error:
+        aws("sts").assume_role(RoleArn=missing, RoleSessionName="nowhere")
+
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+    assert error.value.response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: sts:AssumeRole on resource: {missing}")
+
+
 def test_assume_role_is_allowed_when_both_policy_and_trust_allow(aws, attacker):
     trusting = f"trusting-{uuid.uuid4().hex[:6]}"
     aws("iam").create_role(RoleName=trusting, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [

@@ -249,6 +249,33 @@ def test_an_event_invocation_is_accepted_at_once_and_runs_in_the_background(aws,
         lambda messages: 'handling {"async": true}' in messages)
 
 
+def test_an_event_invocation_answers_no_payload_and_the_request_id_its_run_logs(aws, create_function, log_messages,
+                                                                               wait_until):
+    name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "later"})
+
+    response = aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b'{"async": 2}')
+
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert (response["StatusCode"], response["Payload"].read()) == (202, b"")
+    assert "ExecutedVersion" not in response
+    wait_until(lambda: log_messages(name) if aws("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] else [],
+        lambda messages: any(message.startswith(f"END RequestId: {request_id}") for message in messages))
+
+
+def test_an_event_invocation_that_fails_is_run_again_under_the_same_request_id(aws, create_function, log_messages,
+                                                                               wait_until):
+    name = create_function({"lambda_function.py": "def lambda_handler(event, context):\n    raise ValueError('nope')\n"})
+    aws("lambda").put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+
+    request_id = aws("lambda").invoke(FunctionName=name, InvocationType="Event",
+                                      Payload=b"{}")["ResponseMetadata"]["RequestId"]
+
+    starts = wait_until(lambda: [m for m in log_messages(name) if m.startswith("START")] if aws("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] else [], lambda found: len(found) >= 2, timeout=180)
+    assert [start.split()[2] for start in starts] == [request_id, request_id]
+
+
 def test_a_dry_run_checks_the_call_without_running_the_function(aws, create_function):
     name = create_function({"lambda_function.py": ECHO}, environment={"GREETING": "never"})
 
