@@ -83,9 +83,12 @@ $(MOTO_SUITE_STAMP): tests/moto_suite/requirements.txt | $(UV)
 	touch $(MOTO_SUITE_STAMP)
 
 # The slower tier: every folder against both servers; fails on a difference not in tests/moto_suite/expected_differences.txt.
+# JUnit reports of both sides are left in $(MOTO_SUITE_DIR)/results.
 moto-suite: install moto-suite-env
+	rm -rf $(MOTO_SUITE_DIR)/results
 	PYTHONPATH=. $(PY) tests/moto_suite/runner.py --moto-tests $(MOTO_SUITE_TESTS) --python $(MOTO_SUITE_PY) \
-		--workers $(MOTO_SUITE_WORKERS) $(if $(MOTO_SUITE_FOLDERS),--folders $(MOTO_SUITE_FOLDERS))
+		--workers $(MOTO_SUITE_WORKERS) --results $(MOTO_SUITE_DIR)/results \
+		$(if $(MOTO_SUITE_FOLDERS),--folders $(MOTO_SUITE_FOLDERS))
 
 test: install browser stack-servers moto-suite-env
 	$(PY) -m pytest $(PYTEST_ARGS)

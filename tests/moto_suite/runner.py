@@ -182,7 +182,7 @@ def compare_folder(python: str, moto_tests: Path, folder: str, workers: int, res
     count = max(workers, 1)
     with stock_servers(python, count) as endpoints:
         stock = run_folder(python, moto_tests, folder, endpoints, workers, results / f"{folder}-stock.xml")
-    with local_aws_servers(count, results) as endpoints:
+    with local_aws_servers(count, results / f"{folder}-state") as endpoints:
         ours = run_folder(python, moto_tests, folder, endpoints, workers, results / f"{folder}-local-aws.xml")
     return stock, ours, new_differences(stock, ours, expected)
 
@@ -207,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
             stock, ours, new = compare_folder(args.python, args.moto_tests.resolve(), folder, args.workers,
                                               results, expected)
             print(summary_line(folder, stock, ours), flush=True)
+            if not stock.outcomes or not ours.outcomes:
+                print(f"  NO TESTS RAN for {folder} on {'stock moto' if not stock.outcomes else 'local_aws'}: "
+                      f"see the JUnit reports in {results}", flush=True)
+                unexplained.append(folder)
             for test_id in stale_differences(stock, ours, expected):
                 print(f"  no longer differs (remove from {EXPECTED_DIFFERENCES.name}): {test_id}", flush=True)
             for test_id in new:
@@ -214,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
             unexplained += new
     if unexplained:
-        print(f"{len(unexplained)} test(s) pass on stock moto and fail on local_aws without a reason in "
-              f"{EXPECTED_DIFFERENCES}", flush=True)
+        print(f"{len(unexplained)} unexplained difference(s) above: a test that passes on stock moto and fails on "
+              f"local_aws needs a reason in {EXPECTED_DIFFERENCES}", flush=True)
         return 1
     return 0
 
