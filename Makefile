@@ -28,7 +28,7 @@ EXECUTOR    ?= local
 SDK_V2_VENV  := .venv-sdk-v2
 SDK_V2_STAMP := $(SDK_V2_VENV)/.installed
 
-.PHONY: install sdk-v2 sdk-v2-lock browser stack-servers test demo lock bench clean
+.PHONY: install sdk-v2 sdk-v2-lock browser stack-servers moto-suite-env moto-suite test demo lock bench clean
 
 install: $(STAMP)
 
@@ -78,7 +78,36 @@ stack-servers:
 	  else echo "PostgreSQL or redis-server not found and not root: install Debian's postgresql and redis-server \
 	packages, or the Celery mode's test skips and \`make demo EXECUTOR=celery\` stops saying what is missing"; fi; }
 
-test: install sdk-v2 browser stack-servers
+# moto 5.2.5's own tests run in server mode against stock moto and against local_aws (tests/moto_suite/). Their
+# sdist ships tests/; they need freezegun, which the project's set lacks, so they get a venv of their own.
+MOTO_SUITE_DIR     ?= $(TOOLS)/moto-suite
+MOTO_SUITE_PY      := $(MOTO_SUITE_DIR)/venv/bin/python
+MOTO_SUITE_TESTS   := $(MOTO_SUITE_DIR)/moto-5.2.5
+MOTO_SUITE_STAMP   := $(MOTO_SUITE_DIR)/.installed
+# Empty: every folder the runner knows (sts applicationautoscaling sagemakerruntime cloudwatch logs iam sagemaker awslambda).
+MOTO_SUITE_FOLDERS ?=
+MOTO_SUITE_WORKERS ?= 2
+
+moto-suite-env: $(MOTO_SUITE_STAMP)
+
+$(MOTO_SUITE_STAMP): tests/moto_suite/requirements.txt | $(UV)
+	test -x $(MOTO_SUITE_PY) || $(UV) venv --quiet --python $(PYTHON) $(MOTO_SUITE_DIR)/venv
+	$(UV) pip install --quiet --python $(MOTO_SUITE_PY) -r tests/moto_suite/requirements.txt
+	test -f $(MOTO_SUITE_DIR)/moto-5.2.5.tar.gz || \
+	  $(TOOLS)/bin/pip download --quiet --no-binary :all: --no-deps moto==5.2.5 -d $(MOTO_SUITE_DIR)
+	rm -rf $(MOTO_SUITE_TESTS)
+	tar -xzf $(MOTO_SUITE_DIR)/moto-5.2.5.tar.gz -C $(MOTO_SUITE_DIR) moto-5.2.5/tests moto-5.2.5/setup.cfg
+	touch $(MOTO_SUITE_STAMP)
+
+# The slower tier: every folder against both servers; fails on a difference not in tests/moto_suite/expected_differences.txt.
+# JUnit reports of both sides are left in $(MOTO_SUITE_DIR)/results.
+moto-suite: install moto-suite-env
+	rm -rf $(MOTO_SUITE_DIR)/results
+	PYTHONPATH=. $(PY) tests/moto_suite/runner.py --moto-tests $(MOTO_SUITE_TESTS) --python $(MOTO_SUITE_PY) \
+		--workers $(MOTO_SUITE_WORKERS) --results $(MOTO_SUITE_DIR)/results \
+		$(if $(MOTO_SUITE_FOLDERS),--folders $(MOTO_SUITE_FOLDERS))
+
+test: install sdk-v2 browser stack-servers moto-suite-env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # KEEP=1 leaves the Airflow UI and the local runtime up after the run (Ctrl-C stops them).
