@@ -18,8 +18,10 @@ STAMP       := $(VENV)/.installed
 FIND_LINKS  := $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 TORCH_SOURCE := $(if $(FIND_LINKS),$(foreach d,$(FIND_LINKS),--find-links $(d)),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-# loadgroup: tests sharing one expensive module fixture (xdist_group) stay on one worker; the rest as `load`.
-PYTEST_ARGS ?= -n auto --dist loadgroup
+# loadfile: a test module goes to one worker, so an expensive module fixture (a pipeline run, the Celery stack, a
+# training job) runs once. (loadgroup's xdist_group marks are ignored with pytest 9.2: xdist 3.8 renames node ids
+# through an attribute pytest no longer reads.)
+PYTEST_ARGS ?= -n auto --dist loadfile
 # `make demo EXECUTOR=celery` runs Airflow as docker-compose.yaml does: PostgreSQL, Redis, CeleryExecutor.
 EXECUTOR    ?= local
 

@@ -44,7 +44,7 @@ def handler(event, context):
 '''
 VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("aws_cli_workflow")]
+pytestmark = pytest.mark.slow
 
 Cli = Callable[..., subprocess.CompletedProcess]
 

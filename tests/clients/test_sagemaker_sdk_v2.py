@@ -21,7 +21,7 @@ WORKFLOW = Path(__file__).with_name("sdk_v2_workflow.py")
 SCRIPTS = REPO / "tests" / "local_aws" / "scripts"
 SUMMARY_MARK = "sdk-v2-workflow-summary: "
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sdk_v2_workflow")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

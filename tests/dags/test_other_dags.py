@@ -10,7 +10,7 @@ import pytest
 from tests.timeouts import QUIET_DAG_RUN_SECONDS, scaled
 
 # The audit test runs its DAG twice.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(scaled(2 * QUIET_DAG_RUN_SECONDS)), pytest.mark.xdist_group("other_dags")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(scaled(2 * QUIET_DAG_RUN_SECONDS))]
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,7 @@ from local_aws.iam.judgement_log import JUDGEMENTS_FILE, document_digest
 from tests.timeouts import QUIET_DAG_RUN_SECONDS, scaled
 
 # The module fixture runs the pipeline twice, within the first test's time.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(scaled(2 * QUIET_DAG_RUN_SECONDS + 120)),
-              pytest.mark.xdist_group("pipeline_end_to_end")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(scaled(2 * QUIET_DAG_RUN_SECONDS + 120))]
 
 BUCKET = "pawflow-e2e"
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from pawflow.demo.processes import DemoServices, wait_until
 from pawflow.demo.story import PipelineStory, worker_spread
 
 # The shared run happens in the first test's set-up: up to ~15 minutes on a loaded 2-core machine, more than
-# the suite's 900 s default per test. One xdist worker takes all four tests (`make test` runs --dist loadgroup),
+# the suite's 900 s default per test. One xdist worker takes all four tests (`make test` runs --dist loadfile),
 # so the stack is started once.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400), pytest.mark.xdist_group("celery_stack")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 DAG_ID = "dog_breed_pipeline"
 #: The tasks that wait for SageMaker; with the demo's ``deferrable=True`` each hands its wait to the triggerer.

@@ -12,8 +12,6 @@ from botocore.exceptions import ClientError
 from classifier import breed_label
 from pawflow.sample_data import generate_dog_images
 
-pytestmark = pytest.mark.xdist_group("real_code")  # its module fixtures run once, on one worker
-
 REPO = Path(__file__).resolve().parents[2]
 METRICS = [
     {"Name": "test:loss", "Regex": r"Testing Loss: ([0-9\.]+)"},

@@ -21,8 +21,6 @@ from botocore.exceptions import ClientError
 from local_aws.server import ServerProcess
 from tests.processes import still_running
 
-pytestmark = pytest.mark.xdist_group("reset")  # its module fixtures run once, on one worker
-
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 HANDLER = "def lambda_handler(event, context):\n    return {'echo': event}\n"

@@ -15,7 +15,7 @@ import classifier
 import inference
 from tests.serving.sample_images import image_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving_end_to_end")]  # its module fixtures run once, on one worker
+pytestmark = pytest.mark.slow
 
 CLASS_NAMES = ["001.Affenpinscher", "002.Afghan_hound", "003.Airedale_terrier"]
 DRIVER = Path(__file__).with_name("toolkit_driver.py")

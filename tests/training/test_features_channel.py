@@ -8,7 +8,7 @@ import torch
 import classifier
 from image_data import load_splits
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("features_channel")]  # its module fixtures run once, on one worker
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ import classifier
 from image_data import ImageDataset, load_splits
 from pawflow.sagemaker_config import TRAINING_METRICS, metric_definitions
 
-pytestmark = pytest.mark.xdist_group("train_end_to_end")  # its module fixtures run once, on one worker
-
 # The pipeline's own MetricDefinitions, keyed by the log line's name: they must read the log as SageMaker does.
 METRIC_REGEXES = {TRAINING_METRICS[d["Name"]]: d["Regex"] for d in metric_definitions()}
 CHANCE = 1 / 5

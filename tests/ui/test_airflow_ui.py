@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from playwright.sync_api import Page, expect
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow_ui")]
+pytestmark = pytest.mark.slow
 
 DAG_IDS = ("dog_breed_pipeline", "dog_breed_standalone_training", "dog_breed_teardown", "iam_audit")
 PIPELINE = "dog_breed_pipeline"
