@@ -9,12 +9,11 @@ overrides ``server``. Long waits use ``tests.timeouts.scaled``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.aws_clients import client_factory
 from tests.execution_roles import create_sagemaker_role as create_role
 
 
@@ -22,22 +21,6 @@ from tests.execution_roles import create_sagemaker_role as create_role
 def server_arguments() -> tuple[str, ...]:
     """Extra ``python -m local_aws`` arguments of the package's server (none by default)."""
     return ()
-
-
-@pytest.fixture(scope="package")
-def server(request, tmp_path_factory, server_arguments) -> Iterator[Any]:
-    """The package's local AWS runtime: a ``python -m local_aws`` child on a free loopback port."""
-    from local_aws.server import ServerProcess
-
-    with ServerProcess(tmp_path_factory.mktemp(request.node.path.name), *server_arguments) as running:
-        yield running
-
-
-@pytest.fixture(scope="package")
-def aws(server) -> Callable[..., Any]:
-    """``aws(service, credentials=None)``: a boto3 client of the package's server, without client-side retries
-    (a throttle must reach the test); the administrator's credentials unless others (as STS returns them)."""
-    return client_factory(server.endpoint_url)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pawflow.account_setup import set_up_account
 from pawflow.local_connection import local_runtime_connection
 from tests.aws_clients import client_factory
 from tests.timeouts import QUIET_DAG_RUN_SECONDS, scaled
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -18,6 +18,7 @@ from typing import Callable
 import pytest
 from botocore.stub import Stubber
 from PIL import Image
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda" / "lambda_function.py"
 ENDPOINT = "dog-breed"

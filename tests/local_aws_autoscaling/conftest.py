@@ -11,6 +11,7 @@ import pytest
 from tests.archives import ECHO_INFERENCE
 from tests.served_endpoints import serve_model, settled_endpoint, upload_model
 from tests.timeouts import scaled
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 #: A model that takes a minute to load: its endpoint stays Creating for that long.
 SLOW_INFERENCE = ECHO_INFERENCE.replace("def model_fn(model_dir):\n", "def model_fn(model_dir):\n    import time\n"

@@ -14,6 +14,7 @@ from tests.archives import zip_archive
 from tests.execution_roles import create_lambda_role
 from tests.served_endpoints import serve_model, settled_endpoint, upload_model
 from tests.timeouts import scaled
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 ACCOUNT = "123456789012"
 INFERENCE = """

@@ -10,6 +10,7 @@ import pytest
 
 from tests.archives import zip_archive
 from tests.execution_roles import create_lambda_role
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 
 @pytest.fixture(scope="session")

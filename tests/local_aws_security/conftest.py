@@ -10,6 +10,7 @@ import pytest
 from botocore.config import Config
 
 from local_aws.server import LocalAWSServer
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 
 @pytest.fixture(scope="session")

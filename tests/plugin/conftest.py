@@ -15,6 +15,7 @@ from tests.aws_clients import REGION, client_factory
 from tests.execution_roles import BASIC_EXECUTION, create_lambda_role
 from tests.served_endpoints import in_service_endpoint, serve_model, upload_model
 from tests.timeouts import scaled
+from tests.folder_runtime import server  # noqa: F401  (this folder's own runtime)
 
 #: The course's over-broad grant, which the audit and policy operators find and replace.
 SAGEMAKER_FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"

@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from pawflow.demo.airflow_services import AirflowApiClient, AirflowEnvironment
 from pawflow.demo.processes import DemoServices, wait_until
 from tests.processes import still_running
+from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 log = logging.getLogger(__name__)
 
