@@ -21,12 +21,14 @@ from local_aws.sagemaker.tuning import Tuner
 
 
 # The runtime this process's moto backends use (set by ``LocalRuntime.attach``).
-_attached: LocalRuntime | None = None
+# Runtimes attached in this process, the newest last. A server started inside another (a test's own server
+# beside its folder's) is attached on top; when it stops, the one below it is attached again.
+_attached: list[LocalRuntime] = []
 
 
 def attached_runtime() -> LocalRuntime | None:
-    """The runtime attached to this process, None when no server runs in it."""
-    return _attached
+    """The runtime attached to this process (the newest of those running), None when no server runs in it."""
+    return _attached[-1] if _attached else None
 
 
 def default_max_concurrent_jobs() -> int:
@@ -106,14 +108,15 @@ class LocalRuntime:
 
     def attach(self) -> None:
         """Make this the runtime that this process's moto backends use."""
-        global _attached
-        _attached = self
+        if self in _attached:
+            _attached.remove(self)
+        _attached.append(self)
 
     def detach(self) -> None:
-        """Backends of this process no longer reach this runtime (a runtime attached since is left alone)."""
-        global _attached
-        if _attached is self:
-            _attached = None
+        """Backends of this process no longer reach this runtime; the runtime attached before it, if it still
+        runs, is attached again (a runtime attached since is left alone)."""
+        if self in _attached:
+            _attached.remove(self)
 
     def set_service_access(self, access: ServiceAccess) -> None:
         """Judge (and record) what training jobs, endpoints and functions do with their execution roles."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from image_data import ImageDataset, Split
+from image_data import Split, image_loader
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,7 @@ def extract_features(backbone: torch.nn.Module, split: Split, transform, device:
     """Run ``backbone`` over every image of ``split`` (no gradients) and return float32 features on the CPU."""
     if not len(split):  # a host's shard of a tiny split can be empty
         return torch.empty((0, backbone.feature_dim))
-    loader = torch.utils.data.DataLoader(
-        ImageDataset(split, transform), batch_size=EXTRACTION_BATCH_SIZE, shuffle=False, num_workers=num_workers,
-    )
+    loader = image_loader(split, transform, EXTRACTION_BATCH_SIZE, num_workers)
     backbone.eval()
     model = precision.inference_module(backbone)
     chunks = []

@@ -128,3 +128,18 @@ class ImageDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         sample = self.split.samples[index]
         return self.transform(load_rgb(self.split.root / sample.relative_path)), sample.label
+
+
+#: Seconds a loader waits for its decoding workers' next batch before the job fails with torch's "DataLoader timed
+#: out" error instead of hanging (a batch of small images decodes in well under a second).
+LOADER_STALL_SECONDS = 600
+
+
+def image_loader(split: Split, transform, batch_size: int, num_workers: int, shuffle: bool = False,
+                 generator: torch.Generator | None = None) -> torch.utils.data.DataLoader:
+    """Batches of ``split`` decoded by ``num_workers`` processes (in this one with 0); a stalled worker fails the
+    job after ``LOADER_STALL_SECONDS``."""
+    return torch.utils.data.DataLoader(
+        ImageDataset(split, transform), batch_size=batch_size, shuffle=shuffle, generator=generator,
+        num_workers=num_workers, timeout=LOADER_STALL_SECONDS if num_workers else 0,
+    )

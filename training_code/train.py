@@ -59,7 +59,7 @@ from distributed_training import (
 )
 from feature_cache import FeatureCache, cached_features, default_cache_dir
 from feature_set import read_feature_set, write_feature_set
-from image_data import DataError, ImageDataset, find_classes, load_splits, resolve_data_dir
+from image_data import DataError, find_classes, image_loader, load_splits, resolve_data_dir
 from training_report import plot_training_curve, write_metrics
 
 log = logging.getLogger("train")
@@ -442,10 +442,7 @@ def train_full(args, context, device, backbone, feature_dim, class_names, splits
 
     def loader(name, transform, shuffle):
         generator = torch.Generator().manual_seed(args.seed + context.rank) if shuffle else None
-        return torch.utils.data.DataLoader(
-            ImageDataset(splits[name], transform), batch_size=args.batch_size, shuffle=shuffle,
-            generator=generator, num_workers=args.num_workers,
-        )
+        return image_loader(splits[name], transform, args.batch_size, args.num_workers, shuffle, generator)
 
     train_loader = loader("train", classifier.train_transform(args.backbone), True)
     valid_loader = loader("valid", classifier.eval_transform(args.backbone), False)

@@ -18,14 +18,14 @@ ACCOUNT = "123456789012"
 AWS_CLI = Path(sys.executable).parent / "aws"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory) -> LocalAWSServer:
     with LocalAWSServer(state_dir=tmp_path_factory.mktemp("local_aws"), max_concurrent_jobs=1,
                         metric_period_seconds=1.0, stop_grace_seconds=3.0) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aws(server) -> Callable[[str], Any]:
     def client(service: str) -> Any:
         return boto3.client(service, endpoint_url=server.endpoint_url, region_name="us-east-1",
@@ -33,12 +33,12 @@ def aws(server) -> Callable[[str], Any]:
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sagemaker_role(aws, create_sagemaker_role) -> str:
     return create_sagemaker_role(aws("iam"), "SageMakerRole")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client_environment(server) -> dict[str, str]:
     """A client process's whole environment: the runtime's endpoint, the administrator's keys, a region, no user
     configuration (README's "Using other clients")."""
@@ -47,7 +47,7 @@ def client_environment(server) -> dict[str, str]:
             "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cli(client_environment, tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
     """Run the AWS CLI v1 (``.venv/bin/aws``) with only README's settings; an empty HOME, so no user
     configuration reaches it."""

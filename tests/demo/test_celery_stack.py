@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 DAG_ID = "dog_breed_pipeline"
 #: The tasks that wait for SageMaker; with the demo's ``deferrable=True`` each hands its wait to the triggerer.
-DEFERRING_TASKS = {"tune_hyperparameters", "train_single_instance", "train_multi_instance", "deploy_endpoint"}
+DEFERRING_TASKS = {"extract_features", "tune_hyperparameters", "train_single_instance", "train_multi_instance",
+                   "deploy_endpoint"}
 
 
 class StackRun(NamedTuple):

@@ -13,13 +13,13 @@ from local_aws.server import LocalAWSServer
 from tests.folder_runtime import aws, server  # noqa: F401  (this folder's own runtime)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_server(tmp_path_factory) -> LocalAWSServer:
     with LocalAWSServer(state_dir=tmp_path_factory.mktemp("local_aws_auth"), autosave_seconds=0) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_client(auth_server) -> Callable[..., Any]:
     """A boto3 client of ``service`` signed with the given credentials (the administrator's by default)."""
 

@@ -81,7 +81,7 @@ def _describe(processes: list[psutil.Process]) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aws_endpoint_url():
     """A moto server on a free port: the runs the UI triggers only need an AWS API to talk to, not to succeed."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -91,7 +91,7 @@ def aws_endpoint_url():
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
     """api-server, scheduler, dag-processor and triggerer on the repository's dags/, every DAG file parsed."""
     home = tmp_path_factory.mktemp("airflow_home")
@@ -126,7 +126,7 @@ def airflow(tmp_path_factory, aws_endpoint_url) -> RunningAirflow:
     assert not left, f"processes of the Airflow services still running after stop:\n{_describe(left)}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(tmp_path_factory):
     """A browser context of Debian's Chromium with a fresh profile; skipped, loudly, only if it cannot start."""
     from playwright.sync_api import Error as PlaywrightError
