@@ -69,6 +69,22 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         job = overhead["training_job_empty_script"]
         rows.append(("training job start-up (empty script): direct vs runtime", f"{job['direct_s']:.2f} s",
                      f"{job['runtime_s']:.2f} s", f"+{job['runtime_s'] - job['direct_s']:.2f} s"))
+    serving = results.get("serving_latency")
+    if serving:
+        local, remote = serving["in_process"], serving["runtime"]
+
+        def latency(row: dict) -> str:
+            return f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms"
+
+        starter, ours = local["starter_style_handler"], local["pawflow_handler"]
+        rows.append(("serving batch-1 in process: starter-style handler (fp32, autograd on) vs pawflow handler",
+                     latency(starter), latency(ours), _ratio(ours["p50_ms"], starter["p50_ms"])))
+        rows.append(("serving batch-1: pawflow handler in process vs through InvokeEndpoint", latency(ours),
+                     latency(remote["invoke_endpoint"]),
+                     f"+{remote['invoke_endpoint']['p50_ms'] - ours['p50_ms']:.1f} ms at p50"))
+        per_call, cached = remote["client_per_call"], remote["client_per_container"]
+        rows.append(("Lambda invocation (in front of the endpoint): client built per call vs once per container",
+                     latency(per_call), latency(cached), _ratio(cached["p50_ms"], per_call["p50_ms"])))
     scaling = results.get("lambda_scaling")
     if scaling:
         lam = scaling["lambda_ms"]

@@ -53,6 +53,7 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
                                 f"training job with this name already exists ({arn})")
         if tuning_job_name is None:  # a tuning job's trials were checked with the tuning job
             self.require_assumable(request.get("RoleArn"))
+        live = self.live if start else None  # no record of a job that nothing could run
         algorithm_specification = copy.deepcopy(request.get("AlgorithmSpecification") or {})
         metric_definitions = algorithm_specification.get("MetricDefinitions")
         job = moto_seam.create_training_job_record(self, {**request, "AlgorithmSpecification": algorithm_specification})
@@ -74,8 +75,8 @@ class LocalSageMakerBackend(moto_seam.SageMakerModelBackend):
         job.environment = request.get("Environment") or None
         job.tuning_job_name = tuning_job_name
         job.tuning_job_arn = None
-        if start:
-            self.live.training.submit(job, self.region_name, self.account_id)
+        if live is not None:
+            live.training.submit(job, self.region_name, self.account_id)
         return job
 
     def get_training_job(self, name: str) -> Any:

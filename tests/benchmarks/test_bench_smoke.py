@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import backbone_precision, multi_instance, tuning_comparison
+from benchmarks import backbone_precision, multi_instance, serving_latency, tuning_comparison
 from benchmarks.summary import load_results, markdown_table, write_summary
 
 
@@ -62,3 +62,16 @@ def test_multi_instance_runs_one_and_two_host_jobs_through_the_runtime(tmp_path)
                                 "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["1 host, 1 core"]["training_s"] > 0 and report["2 hosts, 1 core each"]["training_s"] > 0
+
+
+@pytest.mark.slow
+def test_serving_latency_times_both_handlers_the_endpoint_and_both_lambda_clients(tmp_path):
+    out = tmp_path / "serving_latency.json"
+    assert serving_latency.main(["--samples", "2", "--warmup", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    timed = [*report["in_process"].values(), *report["runtime"].values()]
+    assert len(timed) == 5 and all(row["samples"] == 2 and 0 < row["p50_ms"] <= row["p95_ms"] for row in timed)
+    table = markdown_table({"machine": {"cpu": "c", "usable_cpus": 2, "torch": "t"}, "load_before": 0,
+                            "load_after": 0, "results": {"serving_latency": report}})
+    assert "starter-style handler (fp32, autograd on) vs pawflow handler" in table
+    assert "client built per call vs once per container" in table
