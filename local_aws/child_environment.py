@@ -3,7 +3,8 @@
 Training hosts, serving workers and Lambda workers get, in this order (later layers win):
 
 1. a fixed base: ``PATH`` (the runtime interpreter's bin dir, then the system dirs), ``LANG``/``LC_ALL``
-   ``C.UTF-8``, and a ``HOME`` and ``TMPDIR`` of the child's own (created, mode 0700);
+   ``C.UTF-8``, and a ``HOME`` and ``TMPDIR`` of the child's own (created, mode 0700; a ``TMPDIR`` too deep for a
+   Unix socket is reached through a short symlink, ``socket_safe_tmpdir``);
 2. the runtime's own variables the operator named with ``--pass-env`` (``SecuritySettings.pass_env``), and no
    other: the host's AWS keys, tokens and other secrets in the runtime's environment never reach a child;
 3. what the service sets: ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL`` (the runtime), the execution
@@ -16,13 +17,20 @@ Training hosts, serving workers and Lambda workers get, in this order (later lay
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from local_aws.iam.role_sessions import Credentials
 
+#: Longest ``TMPDIR`` a child gets as it is. Python's multiprocessing binds AF_UNIX sockets at
+#: ``$TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX`` (32 more bytes; a PyTorch DataLoader worker does so to hand a batch
+#: over) and Linux refuses socket paths over 107 bytes, so a deep state dir would make such a child lose its data.
+MAX_TMPDIR_LENGTH = 64
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 LOCALE = "C.UTF-8"
 
@@ -38,6 +46,28 @@ def private_dir(path: Path) -> str:
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
     return str(path)
+
+
+def socket_safe_tmpdir(path: Path) -> str:
+    """``path`` as a ``TMPDIR`` under ``MAX_TMPDIR_LENGTH``: itself when short enough, else a symlink to it in the
+    system's temp dir, named after the path and this user (``/tmp/local_aws-<uid>-<digest>``), made once and
+    checked on every use (ours, pointing at ``path``); a name somebody else holds is never used."""
+    text = str(path)
+    if len(text) <= MAX_TMPDIR_LENGTH:
+        return text
+    base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+    alias = os.path.join(base, f"local_aws-{os.getuid()}-{hashlib.sha256(text.encode()).hexdigest()[:16]}")
+    try:
+        os.symlink(text, alias)
+    except FileExistsError:
+        pass
+    details = os.lstat(alias)
+    if stat.S_ISLNK(details.st_mode) and details.st_uid == os.getuid() and os.readlink(alias) == text:
+        return alias
+    # Somebody else's entry under that name: a private folder of our own holds the link instead.
+    alias = os.path.join(tempfile.mkdtemp(prefix="local_aws-", dir=base), "t")
+    os.symlink(text, alias)
+    return alias
 
 
 def child_environment(*, home: Path, tmpdir: Path, region: str, endpoint_url: str, credentials: Credentials,
@@ -61,7 +91,7 @@ def child_environment(*, home: Path, tmpdir: Path, region: str, endpoint_url: st
         "LANG": LOCALE,
         "LC_ALL": LOCALE,
         "HOME": private_dir(home),
-        "TMPDIR": private_dir(tmpdir),
+        "TMPDIR": socket_safe_tmpdir(Path(private_dir(tmpdir))),
     }
     env.update({name: source[name] for name in pass_env if name in source})
     env.update({
