@@ -49,5 +49,7 @@ def test_an_alias_name_held_by_somebody_else_is_not_used(tmp_path):
     try:
         alias = socket_safe_tmpdir(deep)
         assert alias != planted and len(alias) <= MAX_TMPDIR_LENGTH and os.path.samefile(alias, deep)
+        os.unlink(alias)
+        os.rmdir(os.path.dirname(alias))  # the private folder made for it
     finally:
         os.unlink(planted)
