@@ -59,11 +59,12 @@ def parse_seconds(dag_file: Path, mode: str, env: dict[str, str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="fresh interpreters per file and mode")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     print(describe_machine(), flush=True)
-    over_target = []
+    over_target, files = [], {}
     with tempfile.TemporaryDirectory(prefix="dag-parse-") as home:
         env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
                "PYTHONPATH": os.pathsep.join(str(REPO / root) for root in ("", "plugins", "training_code"))}
@@ -72,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
             cold = statistics.median(parse_seconds(dag_file, "cold", env) for _ in range(args.repeats))
             warm = statistics.median(parse_seconds(dag_file, "warm", env) for _ in range(args.repeats))
             print(f"{dag_file.name:36} {cold:8.3f} {warm:8.3f} {warm / cold:10.3f}", flush=True)
+            files[dag_file.name] = {"cold_s": cold, "warm_s": warm}
             if warm > WARM_TARGET_SECONDS:
                 over_target.append(dag_file.name)
     runs = f"{args.repeats} fresh interpreter{'s' if args.repeats > 1 else ''}"
     print(f"medians of {runs} per file and mode; warm target {WARM_TARGET_SECONDS} s: "
           + (f"over it: {', '.join(over_target)}" if over_target else "every file within it"))
+    if args.json:
+        args.json.write_text(json.dumps({"repeats": args.repeats, "warm_target_s": WARM_TARGET_SECONDS,
+                                         "files": files}, indent=2) + "\n")
     return 0
 
 

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -44,6 +45,7 @@ def reset(endpoint_url: str) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     print(describe_machine())
     with tempfile.TemporaryDirectory() as state, ServerProcess(state, "--enable-moto-api",
@@ -62,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
           f"max {max(resets):8.1f} ms")
     print(f"  CreateRole + AttachRolePolicy after it:  median {statistics.median(first_calls[1:]):8.1f} ms, "
           f"first of the process {first_calls[0]:8.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps({"rounds": args.rounds, "reset_ms": {"median": statistics.median(resets),
+                                                                              "max": max(resets)},
+                                         "first_calls_ms_median": statistics.median(first_calls[1:])}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ Lambda: REST-JSON) it reads the request as the service would (``local_aws.wire_r
 * an ``X-Amz-Target`` naming no operation: ``UnknownOperationException``;
 * members that break the model's constraints (required, enum, min/max, pattern): the service's validation
   error with AWS's "N validation errors detected: ..." message (``ValidationException``; CloudWatch Logs:
-  ``InvalidParameterException``);
+  ``InvalidParameterException``, but ``ValidationException`` where an operation's model declares only that);
 * SageMaker's documented limits (``local_aws.service_limits``).
 
 Everything else passes on unchanged. Query and REST-XML services (IAM, STS, S3, CloudWatch) are left to moto.
@@ -17,6 +17,8 @@ Everything else passes on unchanged. Query and REST-XML services (IAM, STS, S3, 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
 from werkzeug.wrappers import Response
 
 from local_aws import moto_seam, service_limits
@@ -51,6 +53,16 @@ def training_instances_in_use(region: str, account_id: str) -> service_limits.Ut
     return used
 
 
+def validation_error_code(service_code: str, operation: Any) -> str:
+    """The code an operation's invalid input is answered with: the service's, unless the operation's model declares
+    ``ValidationException`` and not the service's code (CloudWatch Logs' delivery APIs, e.g. PutDeliveryDestination).
+    """
+    declared = {shape.name for shape in operation.error_shapes}
+    if service_code not in declared and "ValidationException" in declared:
+        return "ValidationException"
+    return service_code
+
+
 class RequestValidation:
     """Gateway filter: None to pass a request on, or the error AWS answers it with."""
 
@@ -80,6 +92,7 @@ class RequestValidation:
         except TypeMismatch as mismatch:
             return self.unreadable(service, protocol, str(mismatch))
         code, message_key = VALIDATED_SERVICES[service]
+        code = validation_error_code(code, wire.operation)
         if errors:
             return error_response(protocol, 400, code, error_message(errors), message_key=message_key)
         if service == "sagemaker":

@@ -114,6 +114,11 @@ CASES = [
     ("logs-limit-zero", ("logs", "Logs_20140328."), "DescribeLogGroups", {"limit": 0}, 400,
      "InvalidParameterException", "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
                                   "Member must have value greater than or equal to 1"),
+    ("logs-delivery-api-answers-validation-exception", ("logs", "Logs_20140328."), "PutDeliveryDestination",
+     {"name": "d", "outputFormat": "foobar",
+      "deliveryDestinationConfiguration": {"destinationResourceArn": "arn:aws:s3:::bucket"}}, 400,
+     "ValidationException", "1 validation error detected: Value 'foobar' at 'outputFormat' failed to satisfy "
+                            "constraint: Member must satisfy enum value set"),
     ("autoscaling-missing-members", ("application-autoscaling", "AnyScaleFrontendService."),
      "DescribeScalingPolicies", {}, 400, "ValidationException", null_at("serviceNamespace")),
     ("lambda-malformed-json", ("lambda", "/2015-03-31/functions"), "CreateFunction", b"{nope", 400,

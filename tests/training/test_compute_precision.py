@@ -55,14 +55,15 @@ def test_compiled_path_leaves_the_module_state_dict_unchanged():
     assert list(backbone.state_dict()) == keys
 
 
-def test_auto_on_a_cpu_without_native_bf16_compiles_only_when_it_pays():
-    assert auto_cpu_precision(False, COMPILE_BREAK_EVEN_IMAGES) == COMPILED
-    assert auto_cpu_precision(False, COMPILE_BREAK_EVEN_IMAGES - 1) == FP32_CHANNELS_LAST
-    assert auto_cpu_precision(False, None) == FP32_CHANNELS_LAST
+def test_auto_on_a_cpu_compiles_only_when_it_pays():
+    assert auto_cpu_precision(COMPILE_BREAK_EVEN_IMAGES) == COMPILED
+    assert auto_cpu_precision(COMPILE_BREAK_EVEN_IMAGES - 1) == FP32_CHANNELS_LAST
+    assert auto_cpu_precision(None) == FP32_CHANNELS_LAST
 
 
-def test_auto_prefers_native_bf16_at_any_size():
-    assert auto_cpu_precision(True, 10 * COMPILE_BREAK_EVEN_IMAGES) == BF16_CHANNELS_LAST
+def test_auto_never_picks_bf16_on_a_cpu_even_where_it_is_native():
+    for images in (None, 10, 10 * COMPILE_BREAK_EVEN_IMAGES):
+        assert choose_precision("auto", torch.device("cpu"), images) != BF16_CHANNELS_LAST
 
 
 def test_compiled_is_selectable():
