@@ -75,3 +75,13 @@ def test_serving_latency_times_both_handlers_the_endpoint_and_both_lambda_client
                             "load_after": 0, "results": {"serving_latency": report}})
     assert "starter-style handler (fp32, autograd on) vs pawflow handler" in table
     assert "client built per call vs once per container" in table
+
+
+@pytest.mark.slow
+def test_tuning_comparison_times_pawflow_alone_when_asked(tmp_path):
+    out = tmp_path / "pawflow_only.json"
+    assert tuning_comparison.main(["--scale", "0.002", "--trials", "2", "--backbones", "efficientnet_lite0",
+                                   "--pawflow-only", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    row = report["pawflow"]["efficientnet_lite0"]
+    assert "original" not in report and len(row["trial_s"]) == 2 and row["tuning_s"] == sum(row["trial_s"])
