@@ -29,10 +29,9 @@ import boto3
 
 from benchmarks.machine import describe_machine
 from benchmarks.sagemaker_role import create_sagemaker_role
+from benchmarks.trained_classifier import model_archive, train_classifier
 from local_aws.server import LocalAWSServer
-from pawflow.sample_data import generate_dog_images
 
-REPO = Path(__file__).resolve().parents[1]
 
 EMPTY_SCRIPT = b"print('nothing to train')\n"
 HANDLER = b'''import json, os
@@ -156,15 +155,8 @@ def main() -> None:
         assert json.loads(body) == [2, 4, 6]
 
         # The project's classifier: trained directly by train.py, served by the runtime and in process.
-        data = generate_dog_images(workdir / "dogs", num_classes=3, train_per_class=4, valid_per_class=2,
-                                   test_per_class=2, image_size=64)
-        real_dir = workdir / "real-model"
-        subprocess.run([sys.executable, str(REPO / "training_code" / "train.py"), "--data-dir", str(data),
-                        "--model-dir", str(real_dir), "--output-data-dir", str(workdir / "real-output"),
-                        "--epochs", "1", "--batch-size", "4", "--num-workers", "0",
-                        "--feature-cache-dir", str(workdir / "cache")], check=True, capture_output=True)
-        s3.put_object(Bucket="bench", Key="real.tar.gz", Body=tar_gz(
-            {p.relative_to(real_dir).as_posix(): p.read_bytes() for p in real_dir.rglob("*") if p.is_file()}))
+        real_dir, jpeg = train_classifier(workdir / "real")
+        s3.put_object(Bucket="bench", Key="real.tar.gz", Body=model_archive(real_dir))
         sagemaker.create_model(ModelName="real", ExecutionRoleArn=role,
                                PrimaryContainer={"Image": "x", "ModelDataUrl": "s3://bench/real.tar.gz"})
         sagemaker.create_endpoint_config(EndpointConfigName="real", ProductionVariants=[{
@@ -183,7 +175,6 @@ def main() -> None:
             real_load_endpoint.append(time.perf_counter() - started)
             if i < args.repeat - 1:
                 sagemaker.delete_endpoint(EndpointName=name)
-        jpeg = next((data / "test").rglob("*.jpg")).read_bytes()
         sys.path.insert(0, str(real_dir / "code"))
         inference = importlib.import_module("inference")
         real_model = inference.model_fn(str(real_dir))

@@ -23,9 +23,7 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,8 +37,8 @@ import boto3  # noqa: E402
 
 from benchmarks.machine import describe_machine  # noqa: E402
 from benchmarks.sagemaker_role import create_sagemaker_role  # noqa: E402
+from benchmarks.trained_classifier import model_archive, train_classifier  # noqa: E402
 from local_aws.server import ServerProcess  # noqa: E402
-from pawflow.sample_data import generate_dog_images  # noqa: E402
 
 LAMBDA_PATH = REPO / "lambda" / "lambda_function.py"
 
@@ -65,18 +63,6 @@ def alternate(calls: dict[str, Callable[[], object]], samples: int, warmup: int)
             call()
             times[name].append(time.perf_counter() - started)
     return {name: percentiles(values) for name, values in times.items()}
-
-
-def train_model(workdir: Path) -> tuple[Path, bytes]:
-    """A classifier trained on generated images by train.py; its model dir and one test JPEG."""
-    data = generate_dog_images(workdir / "dogs", num_classes=3, train_per_class=4, valid_per_class=2,
-                               test_per_class=2, image_size=256)
-    model_dir = workdir / "model"
-    subprocess.run([sys.executable, str(REPO / "training_code" / "train.py"), "--data-dir", str(data),
-                    "--model-dir", str(model_dir), "--output-data-dir", str(workdir / "output"),
-                    "--epochs", "1", "--batch-size", "4", "--num-workers", "0",
-                    "--feature-cache-dir", str(workdir / "cache")], check=True, capture_output=True)
-    return model_dir, next((data / "test").rglob("*.jpg")).read_bytes()
 
 
 def load_module(name: str, path: Path):
@@ -126,12 +112,7 @@ def through_runtime(model_dir: Path, jpeg: bytes, workdir: Path, samples: int, w
         s3, sagemaker, runtime = client("s3"), client("sagemaker"), client("sagemaker-runtime")
         role = create_sagemaker_role(client("iam"))
         s3.create_bucket(Bucket="bench")
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-            for path in sorted(model_dir.rglob("*")):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    tar.add(path, arcname=path.relative_to(model_dir).as_posix())
-        s3.put_object(Bucket="bench", Key="model.tar.gz", Body=archive.getvalue())
+        s3.put_object(Bucket="bench", Key="model.tar.gz", Body=model_archive(model_dir))
         sagemaker.create_model(ModelName="dogs", ExecutionRoleArn=role,
                                PrimaryContainer={"Image": "x", "ModelDataUrl": "s3://bench/model.tar.gz"})
         sagemaker.create_endpoint_config(EndpointConfigName="dogs", ProductionVariants=[{
@@ -173,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     machine = describe_machine()
     workdir = Path(tempfile.mkdtemp(prefix="serving-bench-"))
-    model_dir, jpeg = train_model(workdir)
+    model_dir, jpeg = train_classifier(workdir, image_size=256)
     results = {"machine": machine, "jpeg_bytes": len(jpeg),
                "in_process": in_process(model_dir, jpeg, args.samples, args.warmup),
                "runtime": through_runtime(model_dir, jpeg, workdir, args.samples, args.warmup)}
