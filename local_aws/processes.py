@@ -102,6 +102,23 @@ def strays(pid: int) -> list[psutil.Process]:
     return found
 
 
+def _running(member: psutil.Process) -> bool:
+    try:
+        return member.is_running() and member.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_strays_gone(members: list[psutil.Process], timeout: float = 5.0) -> bool:
+    """Wait until none of ``members`` runs any more (zombies count as ended); False if some outlive ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while any(_running(member) for member in members):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def signal_strays(members: list[psutil.Process], sig: int) -> None:
     """Signal each of ``members`` still running (psutil checks that a pid was not reused)."""
     for member in members:
@@ -139,6 +156,19 @@ def end_group(pgid: int, leader_start_time: int, sig: int = signal.SIGKILL) -> b
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         return False
+    return True
+
+
+def wait_group_gone(pgid: int, timeout: float = 5.0) -> bool:
+    """Wait until no live (non-zombie) member of process group ``pgid`` remains; False if some outlive ``timeout``.
+
+    A SIGKILL is delivered asynchronously: a caller that says "stopped" must not return while members still run.
+    """
+    deadline = time.monotonic() + timeout
+    while _group_members(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
     return True
 
 
@@ -289,8 +319,10 @@ class ProcessSupervisor:
             if not others:
                 break
         # The leader may have exited while members of its group linger: make sure none survive.
-        end_group(process.pid, start_time)
+        if end_group(process.pid, start_time):
+            wait_group_gone(process.pid)
         signal_strays(others, signal.SIGKILL)
+        wait_strays_gone(others)
         self._unrecord(process)
 
     def kill(self, process: subprocess.Popen) -> None:
@@ -302,6 +334,8 @@ class ProcessSupervisor:
         end_group(process.pid, start_time)
         signal_strays(others, signal.SIGKILL)
         process.wait()
+        wait_group_gone(process.pid)
+        wait_strays_gone(others)
         self._unrecord(process)
 
     def live_pids(self) -> list[int]:

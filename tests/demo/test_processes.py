@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_aws.processes import ProcessSupervisor
+from local_aws.processes import ProcessSupervisor, wait_group_gone
 from pawflow.demo.processes import DemoServices, ManagedProcess
 from tests.processes import still_running
 from tests.timeouts import scaled
@@ -124,3 +124,14 @@ def test_what_a_killed_demo_left_running_is_ended_when_the_next_demo_starts(tmp_
     finally:
         if grandchild is not None and still_running([grandchild]):
             grandchild.kill()
+
+
+def test_waiting_for_a_group_ends_only_when_no_member_runs(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    try:
+        assert wait_group_gone(child.pid, timeout=0.2) is False
+        os.killpg(child.pid, signal.SIGKILL)
+        assert wait_group_gone(child.pid, timeout=5.0) is True  # a zombie (not yet reaped) counts as ended
+    finally:
+        child.kill()
+        child.wait()
