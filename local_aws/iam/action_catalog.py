@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws.request_validation import service_model
+
 PARTITION = "aws"
 
 # IAM's action prefix where it differs from the botocore service name.
@@ -103,6 +105,7 @@ class OperationCall:
     bucket: str | None = None
     key: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    caller_arn: str = ""  # the signer's ARN: IAM's self-service calls act on the calling user
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,8 @@ def _fill(prefix: str, template: str, call: OperationCall, lookup: RecordLookup)
         return params["PolicyArn"]
     if prefix == "lambda" and ":function:" in template:
         return _lambda_function_arn(template, call)
+    if prefix == "iam" and template.endswith(":user/${UserNameWithPath}") and _acts_on_caller(call):
+        return call.caller_arn
     values = {"Partition": PARTITION, "Region": call.region, "Account": call.account_id}
     aliases = _VARIABLE_PARAMETERS.get(prefix, {})
     for variable in _VARIABLE.findall(template):
@@ -246,6 +251,23 @@ def _fill(prefix: str, template: str, call: OperationCall, lookup: RecordLookup)
     if prefix == "logs" and template.endswith("${LogGroupName}") and call.operation != "CreateLogGroup":
         arn += ":*"  # CloudWatch Logs judges log-group actions on the group's ARN with ":*"
     return arn
+
+
+# IAM operations that act on the calling user: ChangePassword always, the others (those whose UserName is optional)
+# when the request names no user. AWS judges them on the caller's user ARN.
+_CALLER_USER_OPERATIONS = {"ChangePassword"}
+
+
+def _acts_on_caller(call: OperationCall) -> bool:
+    if ":user/" not in call.caller_arn or call.params.get("UserName") is not None:
+        return False
+    if call.operation in _CALLER_USER_OPERATIONS:
+        return True
+    operations = service_model("iam").operation_names
+    if call.operation not in operations:
+        return False
+    shape = service_model("iam").operation_model(call.operation).input_shape
+    return shape is not None and "UserName" in shape.members and "UserName" not in shape.required_members
 
 
 def _parameter(params: Mapping[str, Any], name: str) -> Any:

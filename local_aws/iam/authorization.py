@@ -15,6 +15,7 @@ appended to the judgement log, as are the service's own uses of execution roles 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -118,6 +119,7 @@ class Authorizer:
                        f"{call.account_id}: cross-account calls are not supported by local_aws")
             self.log.record(identity.arn, operation, "", "", "denied", "crossAccount", message=message)
             return message
+        call = dataclasses.replace(call, caller_arn=identity.arn)
         try:
             needed = authorizations(call, self.records)
         except UnmappedOperation as error:

@@ -170,3 +170,21 @@ def test_the_first_sagemaker_scalable_target_needs_to_create_the_service_linked_
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
         {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"})]
     assert not [a for a in later if a.action == "iam:CreateServiceLinkedRole"]
+
+
+@pytest.mark.parametrize("operation, params, expected", [
+    ("ListAccessKeys", {}, f"arn:aws:iam::{ACCOUNT}:user/team/analyst"),
+    ("CreateAccessKey", {}, f"arn:aws:iam::{ACCOUNT}:user/team/analyst"),
+    ("ChangePassword", {"OldPassword": "a", "NewPassword": "b"}, f"arn:aws:iam::{ACCOUNT}:user/team/analyst"),
+    ("ListAccessKeys", {"UserName": "other"}, f"arn:aws:iam::{ACCOUNT}:user/other"),
+])
+def test_self_service_iam_calls_are_judged_on_the_calling_user(operation, params, expected):
+    caller = f"arn:aws:iam::{ACCOUNT}:user/team/analyst"
+    call = OperationCall("iam", operation, params, REGION, ACCOUNT, caller_arn=caller)
+    assert [(a.action, a.resource) for a in authorizations(call, RecordLookup())] == [(f"iam:{operation}", expected)]
+
+
+def test_a_role_session_calling_a_self_service_operation_is_judged_on_every_user():
+    caller = f"arn:aws:sts::{ACCOUNT}:assumed-role/worker/session"
+    call = OperationCall("iam", "ListAccessKeys", {}, REGION, ACCOUNT, caller_arn=caller)
+    assert [a.resource for a in authorizations(call, RecordLookup())] == ["*"]

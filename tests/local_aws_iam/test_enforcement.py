@@ -183,6 +183,24 @@ def test_an_iam_users_access_keys_are_judged_by_the_users_policies(aws, endpoint
         f"sagemaker:DeleteEndpoint action")
 
 
+def test_a_users_self_service_calls_are_judged_on_the_users_own_arn(aws, endpoints):
+    iam = aws("iam")
+    user = f"self-{uuid.uuid4().hex[:6]}"
+    arn = iam.create_user(UserName=user, Path="/team/")["User"]["Arn"]
+    iam.put_user_policy(UserName=user, PolicyName="own-keys", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:ListAccessKeys", "Resource": arn}],
+    }))
+    own = aws("iam", iam.create_access_key(UserName=user)["AccessKey"])
+
+    assert [key["UserName"] for key in own.list_access_keys()["AccessKeyMetadata"]] == [user]
+    with pytest.raises(ClientError) as error:
+        own.create_access_key()
+    assert error.value.response["Error"]["Message"] == (
+        f"User: {arn} is not authorized to perform: iam:CreateAccessKey on resource: {arn} because no "
+        f"identity-based policy allows the iam:CreateAccessKey action")
+
+
 def test_conditions_on_global_keys_are_evaluated(aws, endpoints, session, lambda_role):
     aws("iam").put_role_policy(RoleName=lambda_role, PolicyName="regional", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
