@@ -70,6 +70,7 @@ from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.core.responses import TYPE_RESPONSE, ActionResult, BaseResponse, EmptyResult
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.models import logs_backends
+from moto.logs.utils import EventMessageFilter
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.models import s3_backends
@@ -415,6 +416,19 @@ def function_policy(function_arn: str) -> dict[str, Any] | None:
         return None
     statements = list(getattr(getattr(fn, "policy", None), "statements", None) or [])
     return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]} if statements else None
+
+
+def subscription_filter_pattern(account_id: str, region: str, group: str, filter_name: str) -> str | None:
+    """The filter pattern of a log group's subscription filter, None when there is no such filter."""
+    log_group = logs_backends[account_id][region].groups.get(group)
+    found = log_group.subscription_filters.get(filter_name) if log_group is not None else None
+    return None if found is None else found.filter_pattern
+
+
+def log_message_matches(pattern: str, message: str) -> bool:
+    """Whether a log message matches a filter pattern, as far as moto reads patterns (terms and quoted phrases;
+    any other pattern matches every message)."""
+    return EventMessageFilter(pattern).matches(message)
 
 
 def put_metric_data(region: str, namespace: str, metric_data: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> None:
@@ -819,6 +833,42 @@ def function_name_in_arn(backend: LambdaBackend, arn: str) -> tuple[str, str | N
     """(name, qualifier) of a function ARN, the qualifier None when it has none."""
     _unqualified, name, qualifier = backend._lambdas.split_function_arn(arn)
     return name, qualifier
+
+
+def layer_version_code(backend: LambdaBackend, layer_version_arn: str) -> bytes | None:
+    """The unzipped-from-base64 code of a layer version the function names, None when the backend has none such."""
+    layer_version = backend.layers_versions_by_arn(layer_version_arn)
+    return None if layer_version is None else layer_version.code_bytes
+
+
+def function_layer_arns(fn: LambdaFunction) -> list[str]:
+    """The layer version ARNs of a function, in its order."""
+    return [layer["Arn"] for layer in (fn.layers or [])]
+
+
+_MOTO_FUNCTION_INVOKE = LambdaFunction.invoke
+
+
+def _invoke_through_backend(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> Any:
+    backend = lambda_backends[fn.account_id][fn.region]
+    return backend.invoke(fn.function_arn, None, body, request_headers, response_headers)
+
+
+_ROUTED_SERVERS = [0]  # servers in this process that route invocations (an inner server may stop first)
+
+
+def route_function_invocations() -> None:
+    """moto's event sources (SNS, DynamoDB and Kinesis streams, CloudWatch Logs subscriptions) call
+    ``LambdaFunction.invoke``, which runs Docker: send them to the function's backend's ``invoke`` instead."""
+    _ROUTED_SERVERS[0] += 1
+    LambdaFunction.invoke = _invoke_through_backend
+
+
+def unroute_function_invocations() -> None:
+    """Undo :func:`route_function_invocations` once the last server that asked for it is gone."""
+    _ROUTED_SERVERS[0] = max(0, _ROUTED_SERVERS[0] - 1)
+    if not _ROUTED_SERVERS[0]:
+        LambdaFunction.invoke = _MOTO_FUNCTION_INVOKE
 
 
 def picklable_lambda_state(backend: LambdaBackend) -> dict[str, Any]:

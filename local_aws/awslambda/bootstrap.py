@@ -161,9 +161,17 @@ def _serve(frames, requests, handler, request_filter, log_stream):
         frames.send({"type": "result", "payload": payload, "max_memory_mb": _max_memory_mb()})
 
 
+def _layer_paths(layers_root: str) -> list[str]:
+    """Where Lambda's Python runtime finds layers' code in ``/opt``, in its order, for the folder standing in."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return [os.path.join(layers_root, "python", "lib", version, "site-packages"), os.path.join(layers_root, "python")]
+
+
 def main():
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path[0] = task_root
+    if len(sys.argv) == 3 and sys.argv[1] == "--layers":
+        sys.path[1:1] = _layer_paths(sys.argv[2])
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     frames = _FrameWriter(channel)

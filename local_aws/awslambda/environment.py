@@ -48,8 +48,9 @@ class ExecutionEnvironment:
     """A worker process for one function version, with its environment variables and credentials."""
 
     def __init__(self, env: dict[str, str], task_root: Path, log_stream_name: str, stderr_path: Path,
-                 credentials_expire_at: float, supervisor: ProcessSupervisor):
+                 credentials_expire_at: float, supervisor: ProcessSupervisor, layers_root: Path | None = None):
         self.env = env
+        self.layers_root = layers_root
         self.supervisor = supervisor
         self.task_root = task_root
         self.log_stream_name = log_stream_name
@@ -74,8 +75,11 @@ class ExecutionEnvironment:
         started = time.perf_counter()
         self._stderr_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._stderr_path, "ab") as stderr:
+            command = [sys.executable, "-u", str(BOOTSTRAP)]
+            if self.layers_root is not None:  # the function's /opt: the bootstrap puts its Python folders on sys.path
+                command += ["--layers", str(self.layers_root)]
             self._process = self.supervisor.spawn(
-                [sys.executable, "-u", str(BOOTSTRAP)], cwd=self.task_root, env=self.env,
+                command, cwd=self.task_root, env=self.env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             )
         self._reader = threading.Thread(target=self._read_frames, name=f"lambda-env-{self._process.pid}", daemon=True)

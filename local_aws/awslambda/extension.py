@@ -13,10 +13,12 @@ class LambdaExtension:
 
     def install(self, server: ServerContext) -> None:
         moto_seam.install_backend("lambda", LocalLambdaBackend, LocalLambdaResponse, EXTRA_URL_PATHS)
+        moto_seam.route_function_invocations()
 
     def resume(self, server: ServerContext) -> None:
         """Start the runtime once the server's URL (the functions' AWS endpoint) is known."""
         start_lambda_runtime(server.runtime, server.endpoint_url, server.config.security.pass_env)
 
     def uninstall(self, server: ServerContext) -> None:
-        """Nothing to stop: the Lambda runtime is shut down with the server's runtime."""
+        """The Lambda runtime is shut down with the server's runtime; moto's event sources get moto's invoke back."""
+        moto_seam.unroute_function_invocations()

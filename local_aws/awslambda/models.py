@@ -5,6 +5,7 @@
 provisioned-concurrency configurations and GetAccountSettings.
 """
 
+import contextlib
 import functools
 import json
 import logging
@@ -13,6 +14,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,9 @@ DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 21600
 MAX_SYNC_PAYLOAD_BYTES = 6291456
 MAX_ASYNC_PAYLOAD_BYTES = 262144
 _LOG_LOCK = threading.Lock()
+# Set while an event source that invokes asynchronously (SNS, CloudWatch Logs subscriptions) hands moto's backend an
+# event: its invocation is then an Event invocation, queued and retried as Lambda does.
+_ASYNCHRONOUS_SOURCE = threading.local()
 
 
 class LambdaRuntimeNotStarted(InvalidParameterValueException):
@@ -131,12 +136,40 @@ class LocalLambdaBackend(LambdaBackend):
         if not service_can_assume(self.account_id, self.region_name, role_arn, LAMBDA):
             raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
 
+    def publish_layer_version(self, spec: dict[str, Any]) -> Any:
+        """Refused, as Lambda refuses it, when the layer's archive cannot be unzipped safely."""
+        check_deployment_package(spec.get("Content") or {}, self.account_id)
+        return super().publish_layer_version(spec)
+
+    # -- event sources ------------------------------------------------------------------------------------------
+    # moto builds each source's event and hands it to ``invoke`` (see moto_seam.route_function_invocations).
+    # Stream and queue pollers (DynamoDB, Kinesis, SQS) invoke synchronously; SNS and CloudWatch Logs invoke
+    # asynchronously, so their invocations are Event invocations.
+    def send_sns_message(self, *args: Any, **kwargs: Any) -> None:
+        with _asynchronous_source():
+            super().send_sns_message(*args, **kwargs)
+
+    def send_log_event(self, function_arn: str, filter_name: str, log_group_name: str, log_stream_name: str,
+                       log_events: Any) -> None:
+        """Only the events the subscription filter's pattern matches are delivered, and none when none match
+        (moto hands every event of the batch over)."""
+        pattern = moto_seam.subscription_filter_pattern(self.account_id, self.region_name, log_group_name,
+                                                        filter_name)
+        if pattern:
+            log_events = [event for event in log_events if moto_seam.log_message_matches(pattern, event["message"])]
+        if not log_events:
+            return
+        with _asynchronous_source():
+            super().send_log_event(function_arn, filter_name, log_group_name, log_stream_name, log_events)
+
     # -- invoke -------------------------------------------------------------------------------------------------
     def invoke(self, function_name: str, qualifier: str | None, body: Any, headers: Any,
                response_headers: Any) -> bytes:
-        """Kept for moto's own callers (event sources): runs the function synchronously, returns its payload."""
+        """moto's own callers (event sources): run the function (queue it, for an asynchronous source) and return
+        its payload, setting ``x-amz-function-error`` in ``response_headers`` when it failed."""
         payload = body.encode() if isinstance(body, str) else (body or b"")
-        result = self.invoke_function(function_name, qualifier, payload, "RequestResponse")
+        invocation_type = "Event" if getattr(_ASYNCHRONOUS_SOURCE, "active", False) else "RequestResponse"
+        result = self.invoke_function(function_name, qualifier, payload, invocation_type)
         if result.function_error:
             response_headers["x-amz-function-error"] = result.function_error
         response_headers["x-amz-log-result"] = result.log_tail
@@ -262,8 +295,19 @@ class LocalLambdaBackend(LambdaBackend):
             version=str(fn.version), function_arn=fn.function_arn, handler=fn.handler or "",
             runtime=fn.run_time or "python3.11", role_arn=fn.role, code=fn.code_bytes or b"",
             environment=dict(fn.environment_vars or {}), memory_size=int(fn.memory_size),
-            timeout=int(fn.timeout),
+            timeout=int(fn.timeout), layers=self._layer_code(fn),
         )
+
+    def _layer_code(self, fn: LambdaFunction) -> tuple[bytes, ...]:
+        """The code of the function's layer versions in its order. moto forgets a deleted layer version, so a
+        function naming one is refused here; AWS keeps the code for the functions that still use it."""
+        codes = []
+        for arn in moto_seam.function_layer_arns(fn):
+            code = moto_seam.layer_version_code(self, arn)
+            if code is None:
+                raise InvalidParameterValueException(f"Layer version {arn} does not exist.")
+            codes.append(code)
+        return tuple(codes)
 
     def _require_runtime(self) -> LambdaRuntime:
         if self.runtime is None:
@@ -393,6 +437,15 @@ class LocalLambdaBackend(LambdaBackend):
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
             return moto_seam.function_name_in_arn(self, name_or_arn)[0]
         return name_or_arn.split(":", 1)[0]
+
+
+@contextlib.contextmanager
+def _asynchronous_source() -> Iterator[None]:
+    _ASYNCHRONOUS_SOURCE.active = True
+    try:
+        yield
+    finally:
+        _ASYNCHRONOUS_SOURCE.active = False
 
 
 def _validate_payload(payload: bytes, invocation_type: str) -> None:

@@ -49,7 +49,8 @@ def _package_bytes(code: dict[str, Any], account_id: str) -> bytes | None:
 
 
 class PackageStore:
-    """Unpacks deployment packages under ``root/<sha256>`` and hands out the directory (the task root)."""
+    """Unpacks deployment packages under ``root/<sha256>`` and hands out the directory (the task root); a function's
+    layers are unpacked, in order, into one directory per combination (the function's ``/opt``)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -57,15 +58,26 @@ class PackageStore:
 
     def task_root(self, code: bytes) -> Path:
         """The unpacked package; ``ArchiveRefused`` if it cannot be unpacked safely."""
-        digest = hashlib.sha256(code).hexdigest()
-        target = self.root / digest
+        return self._unpacked(hashlib.sha256(code).hexdigest(), (code,))
+
+    def layers_root(self, layers: tuple[bytes, ...]) -> Path | None:
+        """The layers unpacked in order into one directory, a later layer's files replacing an earlier one's, as
+        Lambda extracts them into ``/opt``; None without layers. ``ArchiveRefused`` if one cannot be unpacked."""
+        if not layers:
+            return None
+        digest = hashlib.sha256(b"".join(hashlib.sha256(layer).digest() for layer in layers)).hexdigest()
+        return self._unpacked(f"layers-{digest}", layers)
+
+    def _unpacked(self, name: str, archives: tuple[bytes, ...]) -> Path:
+        target = self.root / name
         with self._lock:
             if (target / ".unpacked").exists():
                 return target
-            staging = self.root / f".{digest}.partial"
+            staging = self.root / f".{name}.partial"
             shutil.rmtree(staging, ignore_errors=True)
             try:
-                unpack_zip(code, staging, LAMBDA_PACKAGE_LIMITS)
+                for archive in archives:
+                    unpack_zip(archive, staging, LAMBDA_PACKAGE_LIMITS)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

@@ -53,10 +53,13 @@ class FunctionSpec:
     environment: dict[str, str]
     memory_size: int
     timeout: int
+    layers: tuple[bytes, ...] = ()  # the code of the function's layer versions, in the function's order
 
     @property
     def fingerprint(self) -> str:
         digest = hashlib.sha256(self.code)
+        for layer in self.layers:
+            digest.update(hashlib.sha256(layer).digest())
         digest.update(json.dumps([self.account_id, self.region, self.function_arn, self.version, self.handler,
                                   self.runtime, self.role_arn, self.environment, self.memory_size, self.timeout],
                                  sort_keys=True).encode())
@@ -267,6 +270,7 @@ class LambdaRuntime:
 
     def _start_environment(self, spec: FunctionSpec, initialization_type: str) -> tuple[ExecutionEnvironment, list[str]]:
         task_root = self._packages.task_root(spec.code)
+        layers_root = self._packages.layers_root(spec.layers)
         credentials = self._issue_credentials(spec)
         stream_name = self._new_stream_name(spec)
         environment_dir = ensure_inside(
@@ -277,7 +281,7 @@ class LambdaRuntime:
             env=self._process_environment(spec, task_root, environment_dir, stream_name, credentials,
                                           initialization_type),
             task_root=task_root, log_stream_name=stream_name, supervisor=self.supervisor,
-            stderr_path=stderr_path, credentials_expire_at=credentials.expires_at,
+            stderr_path=stderr_path, credentials_expire_at=credentials.expires_at, layers_root=layers_root,
         )
         init_lines = env.start(init_timeout=INIT_TIMEOUT_SECONDS)
         logger.info("Started Lambda environment pid %s for %s:%s (%s, init %.1f ms, stderr in %s)",

@@ -1,0 +1,167 @@
+"""Layers are unpacked onto the worker's path; event sources (SNS, CloudWatch Logs subscriptions, DynamoDB and
+Kinesis streams) invoke functions through the runtime's workers, without Docker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.archives import zip_archive
+
+SITE_PACKAGES = f"python/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+
+USES_LAYERS = """
+import greeting
+import vendored
+
+
+def lambda_handler(event, context):
+    return {"greeting": greeting.TEXT, "vendored": vendored.NAME}
+"""
+
+# Prints what each source hands over, so the tests can read it back from the function's log group.
+RECORDS = """
+import base64
+import gzip
+import json
+
+
+def lambda_handler(event, context):
+    if "awslogs" in event:
+        data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+        print("logs", json.dumps([e["message"] for e in data["logEvents"]]))
+        return
+    for record in event["Records"]:
+        source = record.get("EventSource") or record.get("eventSource")
+        if source == "aws:sns":
+            print("sns", record["Sns"]["Message"])
+        elif source == "aws:kinesis":
+            print("kinesis", base64.b64decode(record["kinesis"]["data"]).decode())
+        elif source == "aws:dynamodb":
+            print("dynamodb", record["eventName"], json.dumps(record["dynamodb"]["Keys"]))
+"""
+
+
+def publish_layer(aws, files: dict[str, str]) -> str:
+    name = f"layer-{uuid.uuid4().hex[:8]}"
+    return aws("lambda").publish_layer_version(
+        LayerName=name, Content={"ZipFile": zip_archive(files)}, CompatibleRuntimes=["python3.11"],
+    )["LayerVersionArn"]
+
+
+def invoke(aws, name: str) -> dict:
+    response = aws("lambda").invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in response, response["Payload"].read()
+    return json.loads(response["Payload"].read())
+
+
+def test_a_functions_layers_are_importable_from_python_and_site_packages(aws, create_function):
+    first = publish_layer(aws, {"python/greeting.py": "TEXT = 'from the first layer'",
+                                f"{SITE_PACKAGES}/vendored.py": "NAME = 'vendored'"})
+    name = create_function({"lambda_function.py": USES_LAYERS})
+    aws("lambda").update_function_configuration(FunctionName=name, Layers=[first])
+
+    assert invoke(aws, name) == {"greeting": "from the first layer", "vendored": "vendored"}
+
+
+def test_a_later_layer_replaces_an_earlier_layers_files_as_in_opt(aws, create_function):
+    first = publish_layer(aws, {"python/greeting.py": "TEXT = 'first'",
+                                f"{SITE_PACKAGES}/vendored.py": "NAME = 'kept'"})
+    second = publish_layer(aws, {"python/greeting.py": "TEXT = 'second'"})
+    name = create_function({"lambda_function.py": USES_LAYERS})
+
+    aws("lambda").update_function_configuration(FunctionName=name, Layers=[first, second])
+    assert invoke(aws, name) == {"greeting": "second", "vendored": "kept"}
+    aws("lambda").update_function_configuration(FunctionName=name, Layers=[second, first])
+    assert invoke(aws, name) == {"greeting": "first", "vendored": "kept"}
+
+
+def test_the_deployment_package_comes_before_its_layers(aws, create_function):
+    layer = publish_layer(aws, {"python/greeting.py": "TEXT = 'layer'", "python/vendored.py": "NAME = 'layer'"})
+    name = create_function({"lambda_function.py": USES_LAYERS, "greeting.py": "TEXT = 'package'"})
+    aws("lambda").update_function_configuration(FunctionName=name, Layers=[layer])
+
+    assert invoke(aws, name) == {"greeting": "package", "vendored": "layer"}
+
+
+def test_a_layer_that_is_not_a_zip_is_refused_at_publish(aws):
+    with pytest.raises(ClientError) as error:
+        aws("lambda").publish_layer_version(LayerName=f"bad-{uuid.uuid4().hex[:6]}",
+                                            Content={"ZipFile": b"not a zip archive"})
+    assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert error.value.response["Error"]["Message"].startswith("Could not unzip uploaded file.")
+
+
+def logged(aws, log_messages, name: str, prefix: str, wait_until) -> list[str]:
+    group = f"/aws/lambda/{name}"
+    return wait_until(
+        lambda: [m for m in log_messages(name) if m.startswith(prefix)]
+        if aws("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"] else [],
+        lambda found: found)
+
+
+def function_arn(aws, name: str) -> str:
+    return aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def test_an_sns_message_invokes_a_subscribed_function(aws, create_function, log_messages, wait_until):
+    name = create_function({"lambda_function.py": RECORDS})
+    topic = aws("sns").create_topic(Name=f"topic-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    aws("sns").subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn(aws, name))
+
+    aws("sns").publish(TopicArn=topic, Message="a new dog photo")
+
+    assert logged(aws, log_messages, name, "sns ", wait_until) == ["sns a new dog photo"]
+
+
+def test_a_log_subscription_filter_invokes_its_function_with_gzipped_events(aws, create_function, log_messages,
+                                                                           wait_until):
+    name = create_function({"lambda_function.py": RECORDS})
+    logs = aws("logs")
+    group = f"/pawflow/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_subscription_filter(logGroupName=group, filterName="errors", filterPattern="ERROR",
+                                 destinationArn=function_arn(aws, name))
+
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": now, "message": "ERROR disk full"}, {"timestamp": now + 1, "message": "all good"}])
+
+    assert logged(aws, log_messages, name, "logs ", wait_until) == ['logs ["ERROR disk full"]']
+
+
+def test_a_kinesis_stream_mapping_invokes_the_function_with_its_records(aws, create_function, log_messages,
+                                                                        wait_until):
+    name = create_function({"lambda_function.py": RECORDS})
+    kinesis = aws("kinesis")
+    stream = f"stream-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    arn = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["StreamARN"]
+    aws("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name, StartingPosition="LATEST")
+
+    kinesis.put_record(StreamName=stream, Data=b"sensor reading 42", PartitionKey="p")
+
+    assert logged(aws, log_messages, name, "kinesis ", wait_until) == ["kinesis sensor reading 42"]
+
+
+def test_a_dynamodb_stream_mapping_invokes_the_function_on_a_put(aws, create_function, log_messages, wait_until):
+    name = create_function({"lambda_function.py": RECORDS})
+    dynamodb = aws("dynamodb")
+    table = f"table-{uuid.uuid4().hex[:8]}"
+    stream = dynamodb.create_table(
+        TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    aws("lambda").create_event_source_mapping(EventSourceArn=stream, FunctionName=name, StartingPosition="LATEST")
+
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "beagle"}})
+
+    assert logged(aws, log_messages, name, "dynamodb ", wait_until) == [
+        'dynamodb INSERT {"id": {"S": "beagle"}}']
