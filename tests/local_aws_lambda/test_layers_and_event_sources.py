@@ -1,5 +1,5 @@
 """Layers are unpacked onto the worker's path; event sources (SNS, CloudWatch Logs subscriptions, DynamoDB and
-Kinesis streams) invoke functions through the runtime's workers, without Docker."""
+Kinesis streams, SQS queues) invoke functions through the runtime's workers, without Docker."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ def lambda_handler(event, context):
             print("sns", record["Sns"]["Message"])
         elif source == "aws:kinesis":
             print("kinesis", base64.b64decode(record["kinesis"]["data"]).decode())
+        elif source == "aws:sqs":
+            print("sqs", record["body"])
         elif source == "aws:dynamodb":
             print("dynamodb", record["eventName"], json.dumps(record["dynamodb"]["Keys"]))
 """
@@ -165,3 +167,15 @@ def test_a_dynamodb_stream_mapping_invokes_the_function_on_a_put(aws, create_fun
 
     assert logged(aws, log_messages, name, "dynamodb ", wait_until) == [
         'dynamodb INSERT {"id": {"S": "beagle"}}']
+
+
+def test_an_sqs_queue_mapping_invokes_the_function_with_its_messages(aws, create_function, log_messages, wait_until):
+    name = create_function({"lambda_function.py": RECORDS})
+    sqs = aws("sqs")
+    queue = sqs.create_queue(QueueName=f"queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name)
+
+    sqs.send_message(QueueUrl=queue, MessageBody="resize photo 7")
+
+    assert logged(aws, log_messages, name, "sqs ", wait_until) == ["sqs resize photo 7"]
