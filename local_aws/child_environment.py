@@ -70,6 +70,30 @@ def socket_safe_tmpdir(path: Path) -> str:
     return alias
 
 
+def remove_dangling_aliases() -> int:
+    """Remove this user's ``socket_safe_tmpdir`` links whose folder is gone (jobs, environments deleted since);
+    returns how many. A link another runtime still uses points at a folder that exists, so it is kept."""
+    base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+    prefix = f"local_aws-{os.getuid()}-"
+    removed = 0
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return 0
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        alias = os.path.join(base, name)
+        try:
+            details = os.lstat(alias)
+            if stat.S_ISLNK(details.st_mode) and details.st_uid == os.getuid() and not os.path.exists(alias):
+                os.unlink(alias)
+                removed += 1
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+    return removed
+
+
 def child_environment(*, home: Path, tmpdir: Path, region: str, endpoint_url: str, credentials: Credentials,
                       service: Mapping[str, str], declared: Mapping[str, str] | None = None,
                       pass_env: Sequence[str] = (), source: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 from local_aws import moto_seam
 from local_aws.applicationautoscaling.extension import AutoScalingExtension
 from local_aws.awslambda.extension import LambdaExtension
+from local_aws.child_environment import remove_dangling_aliases
 from local_aws.extension import ServiceExtension
 from local_aws.gateway import Gateway
 from local_aws.iam.extension import AuthenticationExtension, IAMEnforcementExtension
@@ -117,6 +118,7 @@ class LocalAWSServer:
         self.runtime = LocalRuntime(self.config)
         self.runtime.attach()  # moto's backends are process-wide: they reach the runtime through the process
         self.runtime.supervisor.end_leftovers()  # what an earlier runtime on this state dir left running
+        remove_dangling_aliases()  # TMPDIR links of children whose folders are gone
         self.gateway = Gateway(moto_seam.dispatcher_app())
         moto_seam.select_operations_as_aws()
         RequestOriginPolicy(self.config.security, self.host).install(self.gateway)

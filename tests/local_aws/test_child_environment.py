@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local_aws.child_environment import MAX_TMPDIR_LENGTH, socket_safe_tmpdir
+from local_aws.child_environment import MAX_TMPDIR_LENGTH, remove_dangling_aliases, socket_safe_tmpdir
 
 BIND = "from multiprocessing.connection import Listener; Listener(family='AF_UNIX').close(); print('bound')"
 
@@ -53,3 +53,17 @@ def test_an_alias_name_held_by_somebody_else_is_not_used(tmp_path):
         os.rmdir(os.path.dirname(alias))  # the private folder made for it
     finally:
         os.unlink(planted)
+
+
+def test_aliases_whose_folder_is_gone_are_removed_and_live_ones_kept(tmp_path):
+    kept, gone = _deep(tmp_path / "kept"), _deep(tmp_path / "gone")
+    live, dangling = socket_safe_tmpdir(kept), socket_safe_tmpdir(gone)
+    try:
+        gone.rmdir()
+        assert remove_dangling_aliases() >= 1
+        assert not os.path.lexists(dangling)
+        assert os.path.samefile(live, kept)
+    finally:
+        for alias in (live, dangling):
+            if os.path.lexists(alias):
+                os.unlink(alias)
