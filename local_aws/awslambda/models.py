@@ -169,7 +169,12 @@ class LocalLambdaBackend(LambdaBackend):
         its payload, setting ``x-amz-function-error`` in ``response_headers`` when it failed."""
         payload = body.encode() if isinstance(body, str) else (body or b"")
         invocation_type = "Event" if getattr(_ASYNCHRONOUS_SOURCE, "active", False) else "RequestResponse"
-        result = self.invoke_function(function_name, qualifier, payload, invocation_type)
+        try:
+            result = self.invoke_function(function_name, qualifier, payload, invocation_type)
+        except Exception as error:  # throttled, deleted, no runtime: the source's own request must not fail
+            logger.warning("Event source invocation of %s failed: %s", function_name, error)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return b""
         if result.function_error:
             response_headers["x-amz-function-error"] = result.function_error
         response_headers["x-amz-log-result"] = result.log_tail

@@ -179,3 +179,16 @@ def test_an_sqs_queue_mapping_invokes_the_function_with_its_messages(aws, create
     sqs.send_message(QueueUrl=queue, MessageBody="resize photo 7")
 
     assert logged(aws, log_messages, name, "sqs ", wait_until) == ["sqs resize photo 7"]
+
+
+def test_a_throttled_function_leaves_the_message_in_its_queue_and_the_send_succeeds(aws, create_function):
+    name = create_function({"lambda_function.py": RECORDS})
+    aws("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    sqs = aws("sqs")
+    queue = sqs.create_queue(QueueName=f"queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name)
+
+    sqs.send_message(QueueUrl=queue, MessageBody="kept for later")
+
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["kept for later"]
