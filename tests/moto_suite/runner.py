@@ -32,6 +32,9 @@ ACCESS_KEY_ID = "FOOBARKEY"
 SECRET_ACCESS_KEY = "FOOBARSECRET"
 SERVER_START_TIMEOUT = 60.0
 FOLDER_TIMEOUT = 3 * 3600.0
+# Per test: moto's own tests wait at most 30 s for an asynchronous result (wait_for_log_msg); a test still running
+# after this loops (moto's Lambda helper retries CreateRole forever when the server refuses it) and fails.
+TEST_TIMEOUT = 180
 
 
 @dataclass
@@ -163,7 +166,8 @@ def run_folder(python: str, moto_tests: Path, folder: str, endpoints: list[str],
         "AWS_DEFAULT_REGION": "us-east-1",
     })
     command = [python, "-m", "pytest", f"tests/test_{folder}", "-q", "-p", "server_mode_plugin",
-               "-p", "no:cacheprovider", "-n", str(workers), "--junitxml", str(report), "-o", "addopts="]
+               "-p", "no:cacheprovider", "-n", str(workers), "--junitxml", str(report), "-o", "addopts=",
+               "--timeout", str(TEST_TIMEOUT)]
     started = time.monotonic()
     subprocess.run(command, cwd=moto_tests, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=FOLDER_TIMEOUT, check=False)
