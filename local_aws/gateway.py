@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from local_aws.aws_errors import S3, error_response, request_protocol
+from local_aws.aws_errors import QUERY, S3, error_response, request_protocol
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +129,48 @@ class Gateway:
                     response = internal_failure(aws_request)
                 return response(environ, start_response)
         try:
+            if self._protocol(aws_request) == QUERY:
+                return self._query_fallback(environ, start_response)
             return self.fallback(environ, start_response)
         except Exception:
             # moto raised: the client gets its protocol's error body (never an HTML page), the traceback stays here.
             log.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             return internal_failure(aws_request)(environ, start_response)
+
+    @staticmethod
+    def _protocol(aws_request: AWSRequest) -> str:
+        request = aws_request.request
+        return request_protocol(aws_request.service, request.path, request.headers,
+                                request.query_string.decode("latin-1"), request.get_data(cache=True))
+
+    def _query_fallback(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """moto for a query-protocol request (IAM, STS, CloudFormation, ...), its error re-written as the query
+        protocol's XML when moto let another service's JSON error through (CloudFormation creating a Lambda
+        function that Lambda refuses), which botocore could not parse."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        chunks = self.fallback(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        status = int(captured["status"].split()[0])
+        if status >= 400 and body.lstrip().startswith(b"{"):
+            try:
+                error = json.loads(body)
+            except ValueError:
+                error = None
+            if isinstance(error, dict) and isinstance(error.get("__type"), str):
+                code = error["__type"].rsplit("#", 1)[-1]
+                message = str(error.get("message") or error.get("Message") or "")
+                return error_response(QUERY, status, code, message)(environ, start_response)
+        start_response(captured["status"], captured["headers"])
+        return [body]
 
     def _filtered_start_response(self, aws_request: AWSRequest, start_response: Any) -> Any:
         def filtered(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

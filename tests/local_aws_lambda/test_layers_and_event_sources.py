@@ -192,3 +192,20 @@ def test_a_throttled_function_leaves_the_message_in_its_queue_and_the_send_succe
     sqs.send_message(QueueUrl=queue, MessageBody="kept for later")
 
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["kept for later"]
+
+
+def test_a_stack_whose_function_lambda_refuses_answers_in_cloudformations_own_protocol(aws):
+    role = aws("iam").create_role(RoleName=f"not-for-lambda-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    template = {"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+        "Code": {"ZipFile": "def handler(event, context): return 1"}, "Handler": "index.handler",
+        "Role": role, "Runtime": "python3.11"}}}}
+
+    with pytest.raises(ClientError) as error:  # botocore parsed the answer (query XML), not a JSON body
+        aws("cloudformation").create_stack(StackName=f"stack-{uuid.uuid4().hex[:6]}",
+                                           TemplateBody=json.dumps(template))
+    assert error.value.response["Error"] == {
+        "Type": "Sender", "Code": "InvalidParameterValueException",
+        "Message": "The role defined for the function cannot be assumed by Lambda."}
