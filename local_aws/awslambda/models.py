@@ -136,6 +136,19 @@ class LocalLambdaBackend(LambdaBackend):
         if not service_can_assume(self.account_id, self.region_name, role_arn, LAMBDA):
             raise InvalidParameterValueException("The role defined for the function cannot be assumed by Lambda.")
 
+    def create_event_source_mapping(self, spec: dict[str, Any]) -> Any:
+        """Refused, as Lambda refuses it, when the function's execution role may not read the queue or stream."""
+        source = spec.get("EventSourceArn")
+        if isinstance(source, str) and spec.get("FunctionName"):
+            fn = self.get_function(spec["FunctionName"])
+            live = attached_runtime()
+            access = live.service_access if live is not None and live.service_access is not None else ServiceAccess()
+            denied = access.read_event_source(
+                RoleSession(self.account_id, self.region_name, fn.role, fn.function_name), source)
+            if denied is not None:
+                raise InvalidParameterValueException(_event_source_refusal(source, denied.authorization.action))
+        return super().create_event_source_mapping(spec)
+
     def publish_layer_version(self, spec: dict[str, Any]) -> Any:
         """Refused, as Lambda refuses it, when the layer's archive cannot be unzipped safely."""
         check_deployment_package(spec.get("Content") or {}, self.account_id)
@@ -442,6 +455,18 @@ class LocalLambdaBackend(LambdaBackend):
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
             return moto_seam.function_name_in_arn(self, name_or_arn)[0]
         return name_or_arn.split(":", 1)[0]
+
+
+def _event_source_refusal(source_arn: str, action: str) -> str:
+    """Lambda's message when the execution role may not read an event source (``action`` is the first missing)."""
+    if source_arn.split(":")[2] == "sqs":
+        return f"The provided execution role does not have permissions to call {action.split(':')[1]} on SQS"
+    if source_arn.split(":")[2] == "kinesis":
+        actions = "GetRecords, GetShardIterator, DescribeStream, ListShards, and ListStreams"
+    else:
+        actions = "GetRecords, GetShardIterator, DescribeStream, and ListStreams"
+    return (f"Cannot access stream {source_arn}. Please ensure the role can perform the {actions} Actions on your "
+            "stream in IAM.")
 
 
 @contextlib.contextmanager

@@ -35,6 +35,16 @@ DOWNLOAD_MODEL = "DownloadModel"
 PULL_IMAGE = "PullImage"
 UPLOAD_ARTIFACTS = "UploadArtifacts"
 WRITE_LOGS = "WriteLogs"
+READ_EVENT_SOURCE = "ReadEventSource"
+
+# What Lambda's poller does with the execution role for an event source mapping, by the source's service: the
+# actions CreateEventSourceMapping checks the role for, on the queue's or stream's ARN.
+EVENT_SOURCE_ACTIONS = {
+    "sqs": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+    "kinesis": ("kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"),
+    "dynamodb": ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                 "dynamodb:ListStreams"),
+}
 
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
 _ECR_IMAGE = re.compile(r"^(?P<registry>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
@@ -143,6 +153,14 @@ class ServiceAccess:
         if not moto_seam.log_group_exists(role.region, group, role.account_id):
             needed.insert(0, Authorization("logs:CreateLogGroup", group_arn, kind="service"))
         return self.check(role, operation, needed)
+
+
+    def read_event_source(self, role: RoleSession, source_arn: str) -> Verdict | None:
+        """Lambda's poller reading an SQS queue, a Kinesis stream or a DynamoDB stream for a mapping; sources of
+        other services are not judged."""
+        actions = EVENT_SOURCE_ACTIONS.get(source_arn.split(":")[2] if source_arn.count(":") >= 5 else "", ())
+        needed = [Authorization(action, source_arn, kind="service") for action in actions]
+        return self.check(role, f"{LAMBDA_SERVICE}:{READ_EVENT_SOURCE}", needed) if needed else None
 
 
 def _shown(resource: str) -> str:

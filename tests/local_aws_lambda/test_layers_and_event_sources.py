@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.archives import zip_archive
+from tests.execution_roles import BASIC_EXECUTION, create_lambda_role
 
 SITE_PACKAGES = f"python/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 
@@ -111,6 +112,18 @@ def function_arn(aws, name: str) -> str:
     return aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
+def create_reader(aws, source_policy: str) -> str:
+    """A function whose role has basic execution and one of AWS's managed event-source policies (which Lambda's
+    poller needs for an event source mapping)."""
+    role = create_lambda_role(aws("iam"), f"reader-{uuid.uuid4().hex[:8]}",
+                              (BASIC_EXECUTION, f"arn:aws:iam::aws:policy/service-role/{source_policy}"))
+    name = f"fn-{uuid.uuid4().hex[:10]}"
+    aws("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=role,
+                                  Handler="lambda_function.lambda_handler",
+                                  Code={"ZipFile": zip_archive({"lambda_function.py": RECORDS})})
+    return name
+
+
 def test_an_sns_message_invokes_a_subscribed_function(aws, create_function, log_messages, wait_until):
     name = create_function({"lambda_function.py": RECORDS})
     topic = aws("sns").create_topic(Name=f"topic-{uuid.uuid4().hex[:8]}")["TopicArn"]
@@ -138,9 +151,8 @@ def test_a_log_subscription_filter_invokes_its_function_with_gzipped_events(aws,
     assert logged(aws, log_messages, name, "logs ", wait_until) == ['logs ["ERROR disk full"]']
 
 
-def test_a_kinesis_stream_mapping_invokes_the_function_with_its_records(aws, create_function, log_messages,
-                                                                        wait_until):
-    name = create_function({"lambda_function.py": RECORDS})
+def test_a_kinesis_stream_mapping_invokes_the_function_with_its_records(aws, log_messages, wait_until):
+    name = create_reader(aws, "AWSLambdaKinesisExecutionRole")
     kinesis = aws("kinesis")
     stream = f"stream-{uuid.uuid4().hex[:8]}"
     kinesis.create_stream(StreamName=stream, ShardCount=1)
@@ -152,8 +164,8 @@ def test_a_kinesis_stream_mapping_invokes_the_function_with_its_records(aws, cre
     assert logged(aws, log_messages, name, "kinesis ", wait_until) == ["kinesis sensor reading 42"]
 
 
-def test_a_dynamodb_stream_mapping_invokes_the_function_on_a_put(aws, create_function, log_messages, wait_until):
-    name = create_function({"lambda_function.py": RECORDS})
+def test_a_dynamodb_stream_mapping_invokes_the_function_on_a_put(aws, log_messages, wait_until):
+    name = create_reader(aws, "AWSLambdaDynamoDBExecutionRole")
     dynamodb = aws("dynamodb")
     table = f"table-{uuid.uuid4().hex[:8]}"
     stream = dynamodb.create_table(
@@ -169,8 +181,8 @@ def test_a_dynamodb_stream_mapping_invokes_the_function_on_a_put(aws, create_fun
         'dynamodb INSERT {"id": {"S": "beagle"}}']
 
 
-def test_an_sqs_queue_mapping_invokes_the_function_with_its_messages(aws, create_function, log_messages, wait_until):
-    name = create_function({"lambda_function.py": RECORDS})
+def test_an_sqs_queue_mapping_invokes_the_function_with_its_messages(aws, log_messages, wait_until):
+    name = create_reader(aws, "AWSLambdaSQSQueueExecutionRole")
     sqs = aws("sqs")
     queue = sqs.create_queue(QueueName=f"queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -181,8 +193,8 @@ def test_an_sqs_queue_mapping_invokes_the_function_with_its_messages(aws, create
     assert logged(aws, log_messages, name, "sqs ", wait_until) == ["sqs resize photo 7"]
 
 
-def test_a_throttled_function_leaves_the_message_in_its_queue_and_the_send_succeeds(aws, create_function):
-    name = create_function({"lambda_function.py": RECORDS})
+def test_a_throttled_function_leaves_the_message_in_its_queue_and_the_send_succeeds(aws):
+    name = create_reader(aws, "AWSLambdaSQSQueueExecutionRole")
     aws("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     sqs = aws("sqs")
     queue = sqs.create_queue(QueueName=f"queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -209,3 +221,25 @@ def test_a_stack_whose_function_lambda_refuses_answers_in_cloudformations_own_pr
     assert error.value.response["Error"] == {
         "Type": "Sender", "Code": "InvalidParameterValueException",
         "Message": "The role defined for the function cannot be assumed by Lambda."}
+
+
+def test_a_mapping_whose_role_may_not_read_the_queue_or_stream_is_refused_as_lambda_refuses_it(aws, create_function):
+    name = create_function({"lambda_function.py": RECORDS})  # basic execution only
+    queue = aws("sqs").create_queue(QueueName=f"queue-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = aws("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stream = f"stream-{uuid.uuid4().hex[:8]}"
+    aws("kinesis").create_stream(StreamName=stream, ShardCount=1)
+    stream_arn = aws("kinesis").describe_stream(StreamName=stream)["StreamDescription"]["StreamARN"]
+
+    with pytest.raises(ClientError) as refused_queue:
+        aws("lambda").create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name)
+    with pytest.raises(ClientError) as refused_stream:
+        aws("lambda").create_event_source_mapping(EventSourceArn=stream_arn, FunctionName=name,
+                                                  StartingPosition="LATEST")
+
+    assert refused_queue.value.response["Error"]["Message"] == (
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS")
+    assert refused_stream.value.response["Error"]["Message"] == (
+        f"Cannot access stream {stream_arn}. Please ensure the role can perform the GetRecords, GetShardIterator, "
+        "DescribeStream, ListShards, and ListStreams Actions on your stream in IAM.")
+    assert aws("lambda").list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
