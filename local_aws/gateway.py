@@ -139,6 +139,8 @@ class Gateway:
 
     @staticmethod
     def _protocol(aws_request: AWSRequest) -> str:
+        if aws_request.service == "s3":  # never read an upload's body only to learn it is S3
+            return S3
         request = aws_request.request
         return request_protocol(aws_request.service, request.path, request.headers,
                                 request.query_string.decode("latin-1"), request.get_data(cache=True))
