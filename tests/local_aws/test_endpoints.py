@@ -14,20 +14,29 @@ from tests.timeouts import scaled
 
 
 @pytest.fixture
-def model_name(aws, bucket, tar_gz_bytes, scripts_dir, sagemaker_role) -> str:
-    """A model whose artifact holds model.json and code/inference.py (the tiny JSON handler)."""
-    archive = tar_gz_bytes({
-        "model.json": json.dumps({"scale": 2.0, "target": 1.0}).encode(),
-        "code/inference.py": (scripts_dir / "tiny_inference.py").read_bytes(),
-    })
-    aws("s3").put_object(Bucket=bucket, Key="models/tiny/model.tar.gz", Body=archive)
-    name = f"model-{uuid.uuid4().hex[:8]}"
-    aws("sagemaker").create_model(
-        ModelName=name, ExecutionRoleArn=sagemaker_role,
-        PrimaryContainer={"Image": INFERENCE_IMAGE,
-                          "ModelDataUrl": f"s3://{bucket}/models/tiny/model.tar.gz",
-                          "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
-    return name
+def tiny_model(aws, bucket, tar_gz_bytes, scripts_dir, sagemaker_role):
+    """Create a model whose artifact holds model.json (these settings) and code/inference.py (the tiny JSON
+    handler); returns its name."""
+    def create(**settings) -> str:
+        name = f"model-{uuid.uuid4().hex[:8]}"
+        archive = tar_gz_bytes({
+            "model.json": json.dumps({"scale": 2.0, "target": 1.0, **settings}).encode(),
+            "code/inference.py": (scripts_dir / "tiny_inference.py").read_bytes(),
+        })
+        aws("s3").put_object(Bucket=bucket, Key=f"models/{name}/model.tar.gz", Body=archive)
+        aws("sagemaker").create_model(
+            ModelName=name, ExecutionRoleArn=sagemaker_role,
+            PrimaryContainer={"Image": INFERENCE_IMAGE,
+                              "ModelDataUrl": f"s3://{bucket}/models/{name}/model.tar.gz",
+                              "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}})
+        return name
+    return create
+
+
+@pytest.fixture
+def model_name(tiny_model) -> str:
+    """A model of the tiny JSON handler that loads at once."""
+    return tiny_model()
 
 
 @pytest.fixture
@@ -64,7 +73,17 @@ def invoke(aws, name: str, body: bytes, content_type: str = "application/json") 
     return aws("sagemaker-runtime").invoke_endpoint(EndpointName=name, Body=body, ContentType=content_type)
 
 
-def test_endpoint_is_creating_until_the_model_has_loaded_then_answers(aws, endpoint, in_service):
+@pytest.fixture
+def slow_endpoint(aws, tiny_model, endpoint_config):
+    """An endpoint whose model takes 3 s to load (so it is seen Creating), deleted afterwards."""
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_endpoint(EndpointName=name, EndpointConfigName=endpoint_config(tiny_model(load_seconds=3)))
+    yield name
+    aws("sagemaker").delete_endpoint(EndpointName=name)
+
+
+def test_endpoint_is_creating_until_the_model_has_loaded_then_answers(aws, slow_endpoint, in_service):
+    endpoint = slow_endpoint
     assert aws("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Creating"
 
     described = in_service(endpoint)

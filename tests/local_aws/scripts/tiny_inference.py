@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 
 class BadRequest(Exception):
@@ -12,7 +13,9 @@ class BadRequest(Exception):
 
 def model_fn(model_dir):
     with open(os.path.join(model_dir, "model.json")) as stream:
-        return json.load(stream)
+        model = json.load(stream)
+    time.sleep(model.get("load_seconds", 0))  # a model that takes a while to load, for tests of the Creating state
+    return model
 
 
 def input_fn(body, content_type):
