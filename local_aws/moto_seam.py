@@ -48,7 +48,7 @@ import threading
 import types
 from dataclasses import dataclass
 from urllib.parse import unquote
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.applicationautoscaling.exceptions import AWSValidationException as AutoScalingValidationException
@@ -69,7 +69,8 @@ from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.core.responses import TYPE_RESPONSE, ActionResult, BaseResponse, EmptyResult
 from moto.iam.models import IAMBackend, iam_backends
-from moto.logs.models import logs_backends
+from moto.logs.exceptions import InvalidParameterException as LogsInvalidParameterException
+from moto.logs.models import LogsBackend, logs_backends
 from moto.logs.utils import EventMessageFilter
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -416,6 +417,17 @@ def function_policy(function_arn: str) -> dict[str, Any] | None:
         return None
     statements = list(getattr(getattr(fn, "policy", None), "statements", None) or [])
     return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]} if statements else None
+
+
+def function_policy_target(function_arn: str) -> Any | None:
+    """The function (or version) a Lambda ARN names, None when it does not exist."""
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        return None
+    try:
+        return lambda_backends[parts[4]][parts[3]].get_function(function_arn)
+    except Exception:  # moto's not-found errors
+        return None
 
 
 def subscription_filter_pattern(account_id: str, region: str, group: str, filter_name: str) -> str | None:
@@ -855,13 +867,26 @@ def _invoke_through_backend(fn: LambdaFunction, body: Any, request_headers: Any,
 
 
 _ROUTED_SERVERS = [0]  # servers in this process that route invocations (an inner server may stop first)
+_MOTO_PUT_SUBSCRIPTION_FILTER = LogsBackend.put_subscription_filter
 
 
-def route_function_invocations() -> None:
+def route_function_invocations(check_subscription: Callable[[str, str, str, str], None]) -> None:
     """moto's event sources (SNS, DynamoDB and Kinesis streams, CloudWatch Logs subscriptions) call
-    ``LambdaFunction.invoke``, which runs Docker: send them to the function's backend's ``invoke`` instead."""
+    ``LambdaFunction.invoke``, which runs Docker: send them to the function's backend's ``invoke`` instead.
+
+    ``check_subscription(account_id, region, log_group_name, destination_arn)`` runs before CloudWatch Logs puts a
+    subscription filter (moto checks only that a Lambda destination exists); it raises to refuse it.
+    """
     _ROUTED_SERVERS[0] += 1
     LambdaFunction.invoke = _invoke_through_backend
+
+    def put_subscription_filter(backend: LogsBackend, log_group_name: str, filter_name: str, filter_pattern: str,
+                                destination_arn: str, role_arn: str) -> None:
+        check_subscription(backend.account_id, backend.region_name, log_group_name, destination_arn)
+        return _MOTO_PUT_SUBSCRIPTION_FILTER(backend, log_group_name, filter_name, filter_pattern, destination_arn,
+                                             role_arn)
+
+    LogsBackend.put_subscription_filter = put_subscription_filter
 
 
 def unroute_function_invocations() -> None:
@@ -869,6 +894,12 @@ def unroute_function_invocations() -> None:
     _ROUTED_SERVERS[0] = max(0, _ROUTED_SERVERS[0] - 1)
     if not _ROUTED_SERVERS[0]:
         LambdaFunction.invoke = _MOTO_FUNCTION_INVOKE
+        LogsBackend.put_subscription_filter = _MOTO_PUT_SUBSCRIPTION_FILTER
+
+
+def logs_invalid_parameter(message: str) -> Exception:
+    """CloudWatch Logs' InvalidParameterException (answered in Logs' JSON shape)."""
+    return LogsInvalidParameterException(message)
 
 
 def picklable_lambda_state(backend: LambdaBackend) -> dict[str, Any]:

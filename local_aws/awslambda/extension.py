@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from local_aws import moto_seam
-from local_aws.awslambda.models import LocalLambdaBackend, start_lambda_runtime
+from local_aws.awslambda.models import LocalLambdaBackend, check_log_subscription, start_lambda_runtime
 from local_aws.awslambda.responses import EXTRA_URL_PATHS, LocalLambdaResponse
 from local_aws.extension import ServerContext
 
@@ -13,7 +13,7 @@ class LambdaExtension:
 
     def install(self, server: ServerContext) -> None:
         moto_seam.install_backend("lambda", LocalLambdaBackend, LocalLambdaResponse, EXTRA_URL_PATHS)
-        moto_seam.route_function_invocations()
+        moto_seam.route_function_invocations(check_log_subscription)
 
     def resume(self, server: ServerContext) -> None:
         """Start the runtime once the server's URL (the functions' AWS endpoint) is known."""

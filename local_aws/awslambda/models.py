@@ -34,7 +34,7 @@ from local_aws.awslambda.package import check_deployment_package
 from local_aws.awslambda.runtime import FunctionSpec, InvokeResult, LambdaRuntime, ProvisionedPool
 from local_aws.iam.role_sessions import Credentials, assume_service_role
 from local_aws.iam.service_access import LAMBDA_SERVICE, WRITE_LOGS, RoleSession, ServiceAccess
-from local_aws.iam.trust_policy import LAMBDA, service_can_assume
+from local_aws.iam.trust_policy import LAMBDA, judge_for_principal, service_can_assume
 from local_aws import moto_seam
 from local_aws.moto_seam import ARN_PARTITION_REGEX, LambdaBackend, LambdaFunction
 from local_aws.runtime import LocalRuntime, attached_runtime
@@ -455,6 +455,36 @@ class LocalLambdaBackend(LambdaBackend):
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
             return moto_seam.function_name_in_arn(self, name_or_arn)[0]
         return name_or_arn.split(":", 1)[0]
+
+
+# The service principals a function's policy names to let CloudWatch Logs deliver to it.
+LOGS_PRINCIPALS = ("logs.amazonaws.com",)
+LOGS_CANNOT_INVOKE = ("Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to "
+                      "execute your function.")
+
+
+def service_may_invoke(function_arn: str, services: set[str], source_arn: str, account_id: str) -> bool:
+    """Whether the function's policy (AddPermission's statements) lets one of ``services`` invoke it for
+    ``source_arn`` (conditions on ``aws:SourceArn`` and ``aws:SourceAccount`` evaluated)."""
+    policy = moto_seam.function_policy(function_arn)
+    if policy is None:
+        return False
+    context = {"aws:SourceArn": source_arn, "aws:SourceAccount": account_id,
+               "aws:PrincipalServiceName": sorted(services)[0]}
+    result = judge_for_principal(policy, "lambda:InvokeFunction", function_arn, {"Service": services}, context,
+                                 "function policy")
+    return result is not None and result.allowed
+
+
+def check_log_subscription(account_id: str, region: str, log_group_name: str, destination_arn: str) -> None:
+    """CloudWatch Logs refuses a subscription filter to a function whose policy does not let it invoke the function
+    for that log group (a missing function is left to moto, which answers the same)."""
+    if destination_arn.split(":")[2:3] != ["lambda"] or moto_seam.function_policy_target(destination_arn) is None:
+        return
+    group_arn = f"arn:{moto_seam.get_partition(region)}:logs:{region}:{account_id}:log-group:{log_group_name}:*"
+    principals = set(LOGS_PRINCIPALS) | {f"logs.{region}.amazonaws.com"}
+    if not service_may_invoke(destination_arn, principals, group_arn, account_id):
+        raise moto_seam.logs_invalid_parameter(LOGS_CANNOT_INVOKE)
 
 
 def _event_source_refusal(source_arn: str, action: str) -> str:

@@ -52,6 +52,13 @@ def judge_trust(document: Any, role_arn: str, principals: dict[str, set[str]],
     applies when its ``Principal`` names the caller (or ``"*"``) or its ``NotPrincipal`` does not; None when no
     statement applies (or the document is unreadable), which is an implicit deny.
     """
+    return judge_for_principal(document, ASSUME_ROLE, role_arn, principals, context, "trust policy")
+
+
+def judge_for_principal(document: Any, action: str, resource: str, principals: dict[str, set[str]],
+                        context: dict[str, Any], policy_name: str = "resource policy") -> EvaluationResult | None:
+    """A resource-based policy's decision on ``action`` on ``resource`` by a caller known by ``principals`` (see
+    :func:`judge_trust`); None when no statement applies or the document is unreadable (an implicit deny)."""
     try:
         parsed = json.loads(document) if isinstance(document, (str, bytes)) else document
         raw = parsed["Statement"]
@@ -62,8 +69,8 @@ def judge_trust(document: Any, role_arn: str, principals: dict[str, set[str]],
     if not statements:
         return None
     try:
-        return evaluate({"trust policy": {"Version": parsed.get("Version", "2012-10-17"), "Statement": statements}},
-                        ASSUME_ROLE, role_arn, context)
+        return evaluate({policy_name: {"Version": parsed.get("Version", "2012-10-17"), "Statement": statements}},
+                        action, resource, context)
     except PolicyDocumentError:
         return None
 

@@ -12,7 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.archives import zip_archive
+from tests.aws_clients import REGION
 from tests.execution_roles import BASIC_EXECUTION, create_lambda_role
+
+ACCOUNT = "123456789012"  # the runtime's one account
 
 SITE_PACKAGES = f"python/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 
@@ -141,6 +144,9 @@ def test_a_log_subscription_filter_invokes_its_function_with_gzipped_events(aws,
     group = f"/pawflow/{uuid.uuid4().hex[:8]}"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
+    aws("lambda").add_permission(FunctionName=name, StatementId="logs", Action="lambda:InvokeFunction",
+                                 Principal="logs.amazonaws.com", SourceAccount=ACCOUNT,
+                                 SourceArn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*")
     logs.put_subscription_filter(logGroupName=group, filterName="errors", filterPattern="ERROR",
                                  destinationArn=function_arn(aws, name))
 
@@ -149,6 +155,26 @@ def test_a_log_subscription_filter_invokes_its_function_with_gzipped_events(aws,
         {"timestamp": now, "message": "ERROR disk full"}, {"timestamp": now + 1, "message": "all good"}])
 
     assert logged(aws, log_messages, name, "logs ", wait_until) == ['logs ["ERROR disk full"]']
+
+
+def test_a_log_subscription_to_a_function_that_does_not_let_logs_invoke_it_is_refused(aws, create_function):
+    name = create_function({"lambda_function.py": RECORDS})
+    logs = aws("logs")
+    group, other = f"/pawflow/{uuid.uuid4().hex[:8]}", f"/pawflow/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    aws("lambda").add_permission(FunctionName=name, StatementId="other-group", Action="lambda:InvokeFunction",
+                                 Principal="logs.amazonaws.com",
+                                 SourceArn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{other}:*")
+
+    with pytest.raises(ClientError) as error:
+        logs.put_subscription_filter(logGroupName=group, filterName="all", filterPattern="",
+                                     destinationArn=function_arn(aws, name))
+
+    assert error.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert error.value.response["Error"]["Message"] == (
+        "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to execute your "
+        "function.")
+    assert logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"] == []
 
 
 def test_a_kinesis_stream_mapping_invokes_the_function_with_its_records(aws, log_messages, wait_until):
