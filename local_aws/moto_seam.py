@@ -71,6 +71,7 @@ from moto.core.responses import TYPE_RESPONSE, ActionResult, BaseResponse, Empty
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import InvalidParameterException as LogsInvalidParameterException
 from moto.logs.models import LogsBackend, logs_backends
+from moto.sns.models import Subscription as SnsSubscription
 from moto.logs.utils import EventMessageFilter
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -887,6 +888,39 @@ def route_function_invocations(check_subscription: Callable[[str, str, str, str]
                                              role_arn)
 
     LogsBackend.put_subscription_filter = put_subscription_filter
+    SnsSubscription.publish = _publish_noting_delivery
+
+
+@dataclass(frozen=True)
+class SnsDelivery:
+    """The SNS message a Lambda subscription is being handed (what moto's Lambda event leaves out)."""
+
+    topic_arn: str
+    subscription_arn: str
+    endpoint: str
+    message_id: str
+    message_attributes: dict[str, Any]
+
+
+_MOTO_SUBSCRIPTION_PUBLISH = SnsSubscription.publish
+_SNS_DELIVERY = threading.local()
+
+
+def _publish_noting_delivery(subscription: SnsSubscription, message: str, message_id: str, *args: Any,
+                             **kwargs: Any) -> None:
+    if subscription.protocol == "lambda":
+        attributes = kwargs.get("message_attributes") or (args[1] if len(args) > 1 else None) or {}
+        _SNS_DELIVERY.current = SnsDelivery(subscription.topic.arn, subscription.arn, subscription.endpoint,
+                                            message_id, dict(attributes))
+    try:
+        return _MOTO_SUBSCRIPTION_PUBLISH(subscription, message, message_id, *args, **kwargs)
+    finally:
+        _SNS_DELIVERY.current = None
+
+
+def sns_delivery() -> SnsDelivery | None:
+    """The SNS delivery this thread is making to a Lambda subscription, None outside one."""
+    return getattr(_SNS_DELIVERY, "current", None)
 
 
 def unroute_function_invocations() -> None:
@@ -895,6 +929,7 @@ def unroute_function_invocations() -> None:
     if not _ROUTED_SERVERS[0]:
         LambdaFunction.invoke = _MOTO_FUNCTION_INVOKE
         LogsBackend.put_subscription_filter = _MOTO_PUT_SUBSCRIPTION_FILTER
+        SnsSubscription.publish = _MOTO_SUBSCRIPTION_PUBLISH
 
 
 def logs_invalid_parameter(message: str) -> Exception:

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +159,23 @@ class LocalLambdaBackend(LambdaBackend):
     # moto builds each source's event and hands it to ``invoke`` (see moto_seam.route_function_invocations).
     # Stream and queue pollers (DynamoDB, Kinesis, SQS) invoke synchronously; SNS and CloudWatch Logs invoke
     # asynchronously, so their invocations are Event invocations.
-    def send_sns_message(self, *args: Any, **kwargs: Any) -> None:
+    def send_sns_message(self, function_name: str, message: str, subject: str | None = None,
+                         qualifier: str | None = None) -> None:
+        """SNS invokes the function asynchronously, with the topic's real ARNs and message id, and only when the
+        function's policy lets ``sns.amazonaws.com`` invoke it for that topic (else the delivery fails, as on
+        AWS, and the publish still succeeds)."""
+        delivery = moto_seam.sns_delivery()
+        if delivery is None:
+            with _asynchronous_source():
+                super().send_sns_message(function_name, message, subject, qualifier)
+            return
+        if not service_may_invoke(delivery.endpoint, {SNS_PRINCIPAL}, delivery.topic_arn, self.account_id):
+            logger.warning("SNS could not deliver message %s of %s to %s: the function's policy does not let %s "
+                           "invoke it (AddPermission)", delivery.message_id, delivery.topic_arn, delivery.endpoint,
+                           SNS_PRINCIPAL)
+            return
         with _asynchronous_source():
-            super().send_sns_message(*args, **kwargs)
+            self.invoke(delivery.endpoint, None, json.dumps(_sns_event(delivery, message, subject)), {}, {})
 
     def send_log_event(self, function_arn: str, filter_name: str, log_group_name: str, log_stream_name: str,
                        log_events: Any) -> None:
@@ -455,6 +470,23 @@ class LocalLambdaBackend(LambdaBackend):
         if re.match(ARN_PARTITION_REGEX, name_or_arn):
             return moto_seam.function_name_in_arn(self, name_or_arn)[0]
         return name_or_arn.split(":", 1)[0]
+
+
+SNS_PRINCIPAL = "sns.amazonaws.com"
+
+
+def _sns_event(delivery: moto_seam.SnsDelivery, message: str, subject: str | None) -> dict[str, Any]:
+    """The event SNS hands a subscribed function (signature fields are placeholders: nothing here signs)."""
+    timestamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": delivery.subscription_arn,
+        "Sns": {
+            "Type": "Notification", "MessageId": delivery.message_id, "TopicArn": delivery.topic_arn,
+            "Subject": subject, "Message": message, "Timestamp": timestamp, "SignatureVersion": "1",
+            "Signature": "EXAMPLE", "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE",
+            "MessageAttributes": delivery.message_attributes,
+        },
+    }]}
 
 
 # The service principals a function's policy names to let CloudWatch Logs deliver to it.

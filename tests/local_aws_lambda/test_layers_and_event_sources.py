@@ -43,7 +43,7 @@ def lambda_handler(event, context):
     for record in event["Records"]:
         source = record.get("EventSource") or record.get("eventSource")
         if source == "aws:sns":
-            print("sns", record["Sns"]["Message"])
+            print("sns", record["Sns"]["Message"], record["Sns"]["TopicArn"], record["Sns"]["MessageId"])
         elif source == "aws:kinesis":
             print("kinesis", base64.b64decode(record["kinesis"]["data"]).decode())
         elif source == "aws:sqs":
@@ -130,11 +130,29 @@ def create_reader(aws, source_policy: str) -> str:
 def test_an_sns_message_invokes_a_subscribed_function(aws, create_function, log_messages, wait_until):
     name = create_function({"lambda_function.py": RECORDS})
     topic = aws("sns").create_topic(Name=f"topic-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    aws("lambda").add_permission(FunctionName=name, StatementId="sns", Action="lambda:InvokeFunction",
+                                 Principal="sns.amazonaws.com", SourceArn=topic)
     aws("sns").subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn(aws, name))
 
-    aws("sns").publish(TopicArn=topic, Message="a new dog photo")
+    message_id = aws("sns").publish(TopicArn=topic, Message="a-new-dog-photo")["MessageId"]
 
-    assert logged(aws, log_messages, name, "sns ", wait_until) == ["sns a new dog photo"]
+    assert logged(aws, log_messages, name, "sns ", wait_until) == [f"sns a-new-dog-photo {topic} {message_id}"]
+
+
+def test_sns_does_not_invoke_a_function_whose_policy_does_not_let_it(aws, create_function, log_messages,
+                                                                      wait_until):
+    name = create_function({"lambda_function.py": RECORDS})
+    allowed, refused = (aws("sns").create_topic(Name=f"topic-{uuid.uuid4().hex[:8]}")["TopicArn"] for _ in range(2))
+    aws("lambda").add_permission(FunctionName=name, StatementId="sns", Action="lambda:InvokeFunction",
+                                 Principal="sns.amazonaws.com", SourceArn=allowed)
+    for topic in (refused, allowed):
+        aws("sns").subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn(aws, name))
+
+    aws("sns").publish(TopicArn=refused, Message="dropped")  # the publish succeeds; the delivery fails
+    aws("sns").publish(TopicArn=allowed, Message="delivered")
+
+    delivered = logged(aws, log_messages, name, "sns ", wait_until)
+    assert [line.split()[1] for line in delivered] == ["delivered"]
 
 
 def test_a_log_subscription_filter_invokes_its_function_with_gzipped_events(aws, create_function, log_messages,
