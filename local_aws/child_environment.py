@@ -48,6 +48,15 @@ def private_dir(path: Path) -> str:
     return str(path)
 
 
+def _alias_base() -> str:
+    """Where ``socket_safe_tmpdir`` puts its links: ``/tmp`` (short on every system), else the temp dir."""
+    return "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+
+
+def _alias_prefix() -> str:
+    return f"local_aws-{os.getuid()}-"
+
+
 def socket_safe_tmpdir(path: Path) -> str:
     """``path`` as a ``TMPDIR`` under ``MAX_TMPDIR_LENGTH``: itself when short enough, else a symlink to it in the
     system's temp dir, named after the path and this user (``/tmp/local_aws-<uid>-<digest>``), made once and
@@ -55,8 +64,8 @@ def socket_safe_tmpdir(path: Path) -> str:
     text = str(path)
     if len(text) <= MAX_TMPDIR_LENGTH:
         return text
-    base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
-    alias = os.path.join(base, f"local_aws-{os.getuid()}-{hashlib.sha256(text.encode()).hexdigest()[:16]}")
+    base = _alias_base()
+    alias = os.path.join(base, f"{_alias_prefix()}{hashlib.sha256(text.encode()).hexdigest()[:16]}")
     try:
         os.symlink(text, alias)
     except FileExistsError:
@@ -73,8 +82,7 @@ def socket_safe_tmpdir(path: Path) -> str:
 def remove_dangling_aliases() -> int:
     """Remove this user's ``socket_safe_tmpdir`` links whose folder is gone (jobs, environments deleted since);
     returns how many. A link another runtime still uses points at a folder that exists, so it is kept."""
-    base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
-    prefix = f"local_aws-{os.getuid()}-"
+    base, prefix = _alias_base(), _alias_prefix()
     removed = 0
     try:
         names = os.listdir(base)

@@ -150,14 +150,15 @@ class Gateway:
         protocol's XML when moto let another service's JSON error through (CloudFormation creating a Lambda
         function that Lambda refuses), which botocore could not parse."""
         captured: dict[str, Any] = {}
+        written: list[bytes] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             captured.update(status=status, headers=headers)
-            return lambda data: None
+            return written.append  # WSGI's legacy write(), kept in order before the returned chunks
 
         chunks = self.fallback(environ, capture)
         try:
-            body = b"".join(chunks)
+            body = b"".join(written) + b"".join(chunks)
         finally:
             if hasattr(chunks, "close"):
                 chunks.close()

@@ -71,11 +71,11 @@ from moto.core.responses import TYPE_RESPONSE, ActionResult, BaseResponse, Empty
 from moto.iam.models import IAMBackend, iam_backends
 from moto.logs.exceptions import InvalidParameterException as LogsInvalidParameterException
 from moto.logs.models import LogsBackend, logs_backends
-from moto.sns.models import Subscription as SnsSubscription
 from moto.logs.utils import EventMessageFilter
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.s3.models import s3_backends
+from moto.sns.models import Subscription as SnsSubscription
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker.exceptions import ValidationError as SageMakerValidationError
 from moto.sagemaker.responses import SageMakerResponse
@@ -409,25 +409,19 @@ def log_group_exists(region: str, group: str, account_id: str = ACCOUNT_ID) -> b
 def function_policy(function_arn: str) -> dict[str, Any] | None:
     """The resource-based policy (AddPermission's statements) of the Lambda function or version ``function_arn``
     names, as a policy document; None when it has none or the function does not exist."""
-    parts = function_arn.split(":")
-    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
-        return None
-    try:
-        fn = lambda_backends[parts[4]][parts[3]].get_function(function_arn)
-    except Exception:  # moto's not-found errors: the call itself answers them
-        return None
+    fn = lambda_function(function_arn)
     statements = list(getattr(getattr(fn, "policy", None), "statements", None) or [])
     return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]} if statements else None
 
 
-def function_policy_target(function_arn: str) -> Any | None:
-    """The function (or version) a Lambda ARN names, None when it does not exist."""
+def lambda_function(function_arn: str) -> Any | None:
+    """The function (or version) a Lambda ARN names, None when it is not a function ARN or does not exist."""
     parts = function_arn.split(":")
     if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
         return None
     try:
         return lambda_backends[parts[4]][parts[3]].get_function(function_arn)
-    except Exception:  # moto's not-found errors
+    except Exception:  # moto's not-found errors: the call itself answers them
         return None
 
 

@@ -511,7 +511,7 @@ def service_may_invoke(function_arn: str, services: set[str], source_arn: str, a
 def check_log_subscription(account_id: str, region: str, log_group_name: str, destination_arn: str) -> None:
     """CloudWatch Logs refuses a subscription filter to a function whose policy does not let it invoke the function
     for that log group (a missing function is left to moto, which answers the same)."""
-    if destination_arn.split(":")[2:3] != ["lambda"] or moto_seam.function_policy_target(destination_arn) is None:
+    if destination_arn.split(":")[2:3] != ["lambda"] or moto_seam.lambda_function(destination_arn) is None:
         return
     group_arn = f"arn:{moto_seam.get_partition(region)}:logs:{region}:{account_id}:log-group:{log_group_name}:*"
     principals = set(LOGS_PRINCIPALS) | {f"logs.{region}.amazonaws.com"}
@@ -521,9 +521,10 @@ def check_log_subscription(account_id: str, region: str, log_group_name: str, de
 
 def _event_source_refusal(source_arn: str, action: str) -> str:
     """Lambda's message when the execution role may not read an event source (``action`` is the first missing)."""
-    if source_arn.split(":")[2] == "sqs":
+    service = source_arn.split(":")[2]
+    if service == "sqs":
         return f"The provided execution role does not have permissions to call {action.split(':')[1]} on SQS"
-    if source_arn.split(":")[2] == "kinesis":
+    if service == "kinesis":
         actions = "GetRecords, GetShardIterator, DescribeStream, ListShards, and ListStreams"
     else:
         actions = "GetRecords, GetShardIterator, DescribeStream, and ListStreams"

@@ -263,10 +263,10 @@ def _acts_on_caller(call: OperationCall) -> bool:
         return False
     if call.operation in _CALLER_USER_OPERATIONS:
         return True
-    operations = service_model("iam").operation_names
-    if call.operation not in operations:
+    model = service_model("iam")
+    if call.operation not in model.operation_names:
         return False
-    shape = service_model("iam").operation_model(call.operation).input_shape
+    shape = model.operation_model(call.operation).input_shape
     return shape is not None and "UserName" in shape.members and "UserName" not in shape.required_members
 
 

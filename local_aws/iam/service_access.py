@@ -154,7 +154,6 @@ class ServiceAccess:
             needed.insert(0, Authorization("logs:CreateLogGroup", group_arn, kind="service"))
         return self.check(role, operation, needed)
 
-
     def read_event_source(self, role: RoleSession, source_arn: str) -> Verdict | None:
         """Lambda's poller reading an SQS queue, a Kinesis stream or a DynamoDB stream for a mapping; sources of
         other services are not judged."""
